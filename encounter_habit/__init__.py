@@ -1,0 +1,1 @@
+"""The Encounter Habit: importer, newsletter and subscription tools beside the Pelican site."""

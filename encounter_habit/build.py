@@ -1,0 +1,137 @@
+"""Build the site with Pelican into a staging folder and swap it in only when the build finished.
+
+A crash, an exception from a plugin, or (for publishing) any content error leaves the last good
+``output/`` exactly where it was. Every ERROR log line of the build is collected, so callers can
+report them and decide whether they fail the build.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+class BuildFailed(Exception):
+    """The build could not finish; the previous output is untouched."""
+
+
+@dataclass
+class BuildReport:
+    """What a build did: where the site is and which errors it met on the way."""
+
+    output: Path
+    errors: list[str] = field(default_factory=list)
+    articles: int = 0
+    pages: int = 0
+
+
+class ErrorCollector(logging.Handler):
+    """Keeps the first line of every ERROR record logged while a build runs."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage().splitlines()[0])
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Plain one-line log output for tasks (Pelican's rich handler prints tracebacks in boxes)."""
+    root = logging.getLogger()
+    if any(getattr(h, "_encounter", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler._encounter = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def load_settings(settings_file: str | os.PathLike, overrides: dict | None = None) -> dict:
+    """Read a Pelican settings file, with overrides applied on top."""
+    from pelican.settings import read_settings
+
+    return read_settings(str(settings_file), override=overrides or {})
+
+
+def build_site(
+    settings_file: str | os.PathLike = "pelicanconf.py",
+    overrides: dict | None = None,
+    *,
+    strict: bool = False,
+) -> BuildReport:
+    """Build into a staging folder, then replace OUTPUT_PATH with it in one rename.
+
+    With ``strict``, any ERROR logged during the build fails it (for publishing) and the old
+    output stays in place.
+    """
+    settings = load_settings(settings_file, overrides)
+    output = Path(settings["OUTPUT_PATH"]).resolve()
+    staging = output.with_name(f".{output.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    settings["OUTPUT_PATH"] = str(staging)
+    # The staging folder is always fresh, so Pelican must not try to clean it again.
+    settings["DELETE_OUTPUT_DIRECTORY"] = False
+
+    collector = ErrorCollector()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    try:
+        report = run_pelican(settings, staging)
+    except Exception as exc:  # a crash anywhere in Pelican or a plugin
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BuildFailed(f"build failed, {output} left as it was: {exc}") from exc
+    finally:
+        root.removeHandler(collector)
+    report.errors = collector.lines
+    if strict and report.errors:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BuildFailed(
+            f"{len(report.errors)} error(s) in the content; {output} left as it was"
+        )
+    swap_in(staging, output)
+    report.output = output
+    return report
+
+
+def run_pelican(settings: dict, staging: Path) -> BuildReport:
+    """Run one Pelican build with the given settings; return counts."""
+    from pelican import Pelican
+
+    pelican = Pelican(settings)
+    context = {}
+
+    # Pelican.run() only logs its counts; keep the generators' context for the report.
+    from pelican import signals
+
+    def keep_context(generators):
+        for generator in generators:
+            context.update(generator.context)
+
+    signals.all_generators_finalized.connect(keep_context)
+    try:
+        pelican.run()
+    finally:
+        signals.all_generators_finalized.disconnect(keep_context)
+    return BuildReport(
+        output=staging,
+        articles=len(context.get("articles", [])),
+        pages=len(context.get("pages", [])),
+    )
+
+
+def swap_in(staging: Path, output: Path) -> None:
+    """Replace ``output`` by ``staging`` with renames, so a reader never sees half a site."""
+    retired = output.with_name(f".{output.name}.old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if output.exists():
+        os.replace(output, retired)
+    os.replace(staging, output)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,110 @@
+"""Settings for building The Encounter Habit locally (see publishconf.py for production)."""
+
+from __future__ import annotations
+
+AUTHOR = "Steve Yastrow"
+SITENAME = "The Encounter Habit"
+SITESUBTITLE = "Make every customer interaction an encounter, not a transaction."
+SITEURL = ""  # relative URLs while writing; publishconf.py sets the real one
+SITE_DESCRIPTION = (
+    "A weekly newsletter about customer relationships: how to turn transactions into encounters, "
+    "one interaction at a time."
+)
+PATH = "content"
+OUTPUT_PATH = "output"
+TIMEZONE = "America/Chicago"
+DEFAULT_LANG = "en"
+DEFAULT_DATE_FORMAT = "%B %-d, %Y"
+DEFAULT_PAGINATION = 10
+SUMMARY_MAX_LENGTH = 50
+
+# Where things live in content/: posts are articles, pages are pages; comment archives and ebook
+# chapters are read by their own plugins, never as articles.
+ARTICLE_PATHS = ["posts"]
+PAGE_PATHS = ["pages"]
+ARTICLE_EXCLUDES = ["comments", "ebook"]
+PAGE_EXCLUDES = ["comments", "ebook"]
+STATIC_PATHS = ["images", "extra"]
+EXTRA_PATH_METADATA = {
+    "extra/robots.txt": {"path": "robots.txt"},
+}
+IGNORE_FILES = [".#*", "*~", "*.swp", "README.md", "legacy-overrides.*"]
+
+THEME = "theme"
+PLUGIN_PATHS = ["plugins"]
+PLUGINS = ["content_checks", "site_meta"]
+
+# Pretty URLs: /2009/09/make-this-the-week-of-encounter/
+ARTICLE_URL = "{date:%Y}/{date:%m}/{slug}/"
+ARTICLE_SAVE_AS = "{date:%Y}/{date:%m}/{slug}/index.html"
+DRAFT_URL = "drafts/{slug}/"
+DRAFT_SAVE_AS = "drafts/{slug}/index.html"
+PAGE_URL = "{slug}/"
+PAGE_SAVE_AS = "{slug}/index.html"
+TAG_URL = "tag/{slug}/"
+TAG_SAVE_AS = "tag/{slug}/index.html"
+TAGS_URL = "tags/"
+TAGS_SAVE_AS = "tags/index.html"
+AUTHOR_URL = "author/{slug}/"
+AUTHOR_SAVE_AS = "author/{slug}/index.html"
+AUTHORS_URL = "authors/"
+AUTHORS_SAVE_AS = "authors/index.html"
+ARCHIVES_URL = "archives/"
+ARCHIVES_SAVE_AS = "archives/index.html"
+YEAR_ARCHIVE_SAVE_AS = ""
+MONTH_ARCHIVE_URL = "{date:%Y}/{date:%m}/"
+MONTH_ARCHIVE_SAVE_AS = "{date:%Y}/{date:%m}/index.html"
+# Categories are not part of this site's vocabulary: tags and series carry the structure.
+CATEGORY_SAVE_AS = ""
+CATEGORIES_SAVE_AS = ""
+DIRECT_TEMPLATES = ["index", "archives", "tags", "authors"]
+PAGINATION_PATTERNS = (
+    (1, "{url}", "{save_as}"),
+    (2, "{base_name}/page/{number}/", "{base_name}/page/{number}/index.html"),
+)
+INDEX_SAVE_AS = "index.html"
+SLUGIFY_SOURCE = "title"
+
+# Pelican's own feeds are off: the feeds plugin builds every feed once, with feedgen.
+FEED_ALL_ATOM = None
+FEED_ALL_RSS = None
+CATEGORY_FEED_ATOM = None
+TRANSLATION_FEED_ATOM = None
+AUTHOR_FEED_ATOM = None
+AUTHOR_FEED_RSS = None
+TAG_FEED_ATOM = None
+
+# Autoescape everywhere (Pelican leaves it off): HTML is marked safe only where it is trusted or
+# sanitised.
+JINJA_ENVIRONMENT = {
+    "autoescape": True,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "extensions": [],
+}
+
+MARKDOWN = {
+    "extension_configs": {
+        "markdown.extensions.extra": {},
+        "markdown.extensions.meta": {},
+        "markdown.extensions.toc": {"permalink": False},
+        "markdown.extensions.smarty": {},
+    },
+    "output_format": "html5",
+}
+
+# What every page offers: the free ebook for subscribing.
+SUBSCRIBE_URL = "/subscribe/"
+EBOOK_TITLE = "Encounters"
+EBOOK_SUBTITLE = "The Building Blocks of We Relationships"
+
+MENUITEMS = [
+    ("Archives", "archives/"),
+    ("Week of", "week-of/"),
+    ("Ebook", "ebook/"),
+]
+DISPLAY_PAGES_ON_MENU = True
+DISPLAY_CATEGORIES_ON_MENU = False
+
+RELATIVE_URLS = False
+DELETE_OUTPUT_DIRECTORY = False
