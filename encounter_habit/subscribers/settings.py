@@ -34,7 +34,11 @@ DEFAULTS: dict[str, Any] = {
     "smtp_user": "",
     "smtp_timeout": 30.0,
     "rate_limit": 0.0,  # messages per second while sending an issue; 0 means as fast as possible
-    "retry_delays": [2.0, 10.0, 60.0],  # seconds to wait before each retry of a 4xx or dropped connection
+    "retry_delays": [
+        2.0,
+        10.0,
+        60.0,
+    ],  # seconds to wait before each retry of a 4xx or dropped connection
     "email_path": "output/email/{slug}/message.eml",
     "ebook_path": "output/ebook/encounters.epub",
     "confirm_token_hours": 48.0,
@@ -165,7 +169,9 @@ def load_settings(
     conf = _load_pelicanconf(conf_path)
     block = conf.get("SUBSCRIBERS", {})
     if not isinstance(block, dict):
-        raise SubscribersError(f"subscribers: SUBSCRIBERS in {conf_path} is not a dict; make it one")
+        raise SubscribersError(
+            f"subscribers: SUBSCRIBERS in {conf_path} is not a dict; make it one"
+        )
     values = {**DEFAULTS, **block, **(overrides or {})}
     validate(values)
     values["site_url"] = (values["site_url"] or str(conf.get("SITEURL", ""))).rstrip("/")
