@@ -107,3 +107,26 @@ def test(c, args=""):
     """Run the whole test suite."""
     result = subprocess.run([sys.executable, "-m", "pytest", *args.split()], cwd=ROOT)
     sys.exit(result.returncode)
+
+
+# --- import-legacy: wiring only; the importer lives in encounter_habit/legacy/ ----------------
+@task(
+    name="import-legacy",
+    help={
+        "dumps": 'dump files or globs, space-separated, in quotes: "../shared/seeds/*.txt"',
+        "content": "content directory to write into (default: content)",
+        "overrides": "TOML or YAML file of metadata per dump file name",
+        "force": "replace files that were edited by hand since the last import",
+    },
+)
+def import_legacy(c, dumps, content="content", overrides="", force=False):
+    """Import old-blog text dumps as Markdown posts and comment archives (never clobbers edits)."""
+    from encounter_habit.legacy import main
+
+    argv = [dumps, "--content", content]
+    argv += ["--overrides", overrides] if overrides else []
+    argv += ["--force"] if force else []
+    sys.exit(main(argv))
+
+
+# --- end import-legacy ------------------------------------------------------------------------
