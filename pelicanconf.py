@@ -24,15 +24,19 @@ ARTICLE_PATHS = ["posts"]
 PAGE_PATHS = ["pages"]
 ARTICLE_EXCLUDES = ["comments", "ebook"]
 PAGE_EXCLUDES = ["comments", "ebook"]
-STATIC_PATHS = ["images", "extra"]
-EXTRA_PATH_METADATA = {
-    "extra/robots.txt": {"path": "robots.txt"},
-}
+STATIC_PATHS = ["images"]
+# robots.txt is a theme template (a direct template) so it can name the sitemap by its absolute URL.
+TEMPLATE_EXTENSIONS = [".html", ".txt"]
 IGNORE_FILES = [".#*", "*~", "*.swp", "README.md", "legacy-overrides.*"]
 
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["content_checks", "site_meta"]
+PLUGINS = ["content_checks", "sitemap_xml"]
+
+SITEMAP_XML = {
+    "path": "sitemap.xml",
+    "exclude": ["404.html", "drafts/*", "email/*"],
+}
 
 # Pretty URLs: /2009/09/make-this-the-week-of-encounter/
 ARTICLE_URL = "{date:%Y}/{date:%m}/{slug}/"
@@ -54,10 +58,15 @@ ARCHIVES_SAVE_AS = "archives/index.html"
 YEAR_ARCHIVE_SAVE_AS = ""
 MONTH_ARCHIVE_URL = "{date:%Y}/{date:%m}/"
 MONTH_ARCHIVE_SAVE_AS = "{date:%Y}/{date:%m}/index.html"
-# Categories are not part of this site's vocabulary: tags and series carry the structure.
+# Categories are not part of this site's vocabulary (tags and series carry the structure), but
+# Pelican needs one per post (its draft writer crashes without): every post is in "Posts", through
+# DEFAULT_METADATA because DEFAULT_CATEGORY is ignored once CATEGORY_SAVE_AS is empty.
+DEFAULT_METADATA = {"category": "Posts"}
+USE_FOLDER_AS_CATEGORY = False
 CATEGORY_SAVE_AS = ""
 CATEGORIES_SAVE_AS = ""
-DIRECT_TEMPLATES = ["index", "archives", "tags", "authors"]
+DIRECT_TEMPLATES = ["index", "archives", "tags", "authors", "robots"]
+ROBOTS_SAVE_AS = "robots.txt"
 PAGINATION_PATTERNS = (
     (1, "{url}", "{save_as}"),
     (2, "{base_name}/page/{number}/", "{base_name}/page/{number}/index.html"),
@@ -94,15 +103,16 @@ MARKDOWN = {
 }
 
 # What every page offers: the free ebook for subscribing.
-SUBSCRIBE_URL = "/subscribe/"
 EBOOK_TITLE = "Encounters"
 EBOOK_SUBTITLE = "The Building Blocks of We Relationships"
 
 MENUITEMS = [
     ("Archives", "archives/"),
-    ("Week of", "week-of/"),
-    ("Ebook", "ebook/"),
 ]
+# The theme's stylesheets, in order; plugins with their own component add theirs here.
+THEME_STYLESHEETS = ["tokens.css", "base.css", "layout.css", "post.css", "listing.css", "cta.css", "media.css"]
+# Where the ebook form on every page posts the reader's address (the subscription service).
+SUBSCRIBE_ACTION = "http://127.0.0.1:5000/subscribe"
 DISPLAY_PAGES_ON_MENU = True
 DISPLAY_CATEGORIES_ON_MENU = False
 

@@ -32,10 +32,10 @@ def _build(settings_file: Path = SETTINGS, *, strict: bool = False):
     return report
 
 
-@task
-def build(c):
+@task(help={"settings": "settings file (default pelicanconf.py)"})
+def build(c, settings=str(SETTINGS)):
     """Build the site into output/ (content errors are reported; the rest still builds)."""
-    _build()
+    _build(Path(settings).resolve())
 
 
 @task
@@ -70,10 +70,10 @@ def livereload(c, port=PORT):
     server.serve(host=HOST, port=int(port), root=str(report.output))
 
 
-@task
-def publish(c):
+@task(help={"settings": "settings file (default publishconf.py)"})
+def publish(c, settings=str(PUBLISH_SETTINGS)):
     """Build the production site with publishconf.py; fail on any content error."""
-    _build(PUBLISH_SETTINGS, strict=True)
+    _build(Path(settings).resolve(), strict=True)
     target = os.environ.get("ENCOUNTER_DEPLOY_TARGET")
     if target:
         c.run(f"rsync -az --delete {ROOT / 'output'}/ {target}", echo=True)

@@ -80,6 +80,7 @@ def build_site(
     # The staging folder is always fresh, so Pelican must not try to clean it again.
     settings["DELETE_OUTPUT_DIRECTORY"] = False
 
+    forget_logged_warnings()
     collector = ErrorCollector()
     root = logging.getLogger()
     root.addHandler(collector)
@@ -99,6 +100,14 @@ def build_site(
     swap_in(staging, output)
     report.output = output
     return report
+
+
+def forget_logged_warnings() -> None:
+    """Pelican drops a warning it has logged before in this process: let each build say it again."""
+    from pelican.log import LimitFilter
+
+    LimitFilter._raised_messages.clear()
+    LimitFilter._group_count.clear()
 
 
 def run_pelican(settings: dict, staging: Path) -> BuildReport:
