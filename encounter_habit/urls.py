@@ -1,0 +1,38 @@
+"""Absolute URLs for HTML that leaves the site (feeds, emails): readers' clients have no base URL."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+# href/src/poster attributes, and srcset lists, in either quote style. A regex is enough here: the
+# input is HTML that Markdown or nh3 produced, so attributes are well-formed and quoted.
+_ATTRIBUTE = re.compile(r"""(?P<lead>\s(?:href|src|poster)=)(?P<q>["'])(?P<url>.*?)(?P=q)""", re.I)
+_SRCSET = re.compile(r"""(?P<lead>\ssrcset=)(?P<q>["'])(?P<value>.*?)(?P=q)""", re.I)
+_KEEP = ("#", "mailto:", "tel:", "data:")
+
+
+def absolute_url(url: str, base: str) -> str:
+    """``url`` resolved against ``base`` (the page's own absolute URL); fragments and mailto kept."""
+    stripped = url.strip()
+    if not stripped or stripped.startswith(_KEEP):
+        return url
+    return urljoin(base, stripped)
+
+
+def make_urls_absolute(html: str, base: str) -> str:
+    """Rewrite every relative href, src, poster and srcset URL in ``html`` against ``base``."""
+
+    def attribute(match: re.Match) -> str:
+        return f"{match['lead']}{match['q']}{absolute_url(match['url'], base)}{match['q']}"
+
+    def srcset(match: re.Match) -> str:
+        candidates = []
+        for candidate in match["value"].split(","):
+            parts = candidate.strip().split(maxsplit=1)
+            if parts:
+                parts[0] = absolute_url(parts[0], base)
+                candidates.append(" ".join(parts))
+        return f"{match['lead']}{match['q']}{', '.join(candidates)}{match['q']}"
+
+    return _SRCSET.sub(srcset, _ATTRIBUTE.sub(attribute, html))

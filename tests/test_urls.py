@@ -1,0 +1,29 @@
+"""Absolute URLs for content that leaves the site."""
+
+from __future__ import annotations
+
+from bs4 import BeautifulSoup
+
+from encounter_habit.urls import make_urls_absolute
+
+BASE = "https://example.com/2009/09/a-post/"
+
+
+def test_relative_links_and_images_become_absolute():
+    html = (
+        '<p><a href="../../03/other/">other</a> <a href="/about/">about</a> '
+        '<img src="images/cover.png" alt="" srcset="a.png 1x, /b.png 2x"></p>'
+    )
+    soup = BeautifulSoup(make_urls_absolute(html, BASE), "html.parser")
+    assert [a["href"] for a in soup.find_all("a")] == [
+        "https://example.com/2009/03/other/",
+        "https://example.com/about/",
+    ]
+    assert soup.img["src"] == "https://example.com/2009/09/a-post/images/cover.png"
+    assert soup.img["srcset"] == "https://example.com/2009/09/a-post/a.png 1x, https://example.com/b.png 2x"
+
+
+def test_absolute_fragment_and_mailto_links_are_kept():
+    html = '<a href="https://other.org/x">x</a><a href="#c1">c</a><a href="mailto:a@b.c">m</a>'
+    soup = BeautifulSoup(make_urls_absolute(html, BASE), "html.parser")
+    assert [a["href"] for a in soup.find_all("a")] == ["https://other.org/x", "#c1", "mailto:a@b.c"]
