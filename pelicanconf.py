@@ -31,7 +31,14 @@ IGNORE_FILES = [".#*", "*~", "*.swp", "README.md", "legacy-overrides.*"]
 
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["content_checks", "sitemap_xml"]
+PLUGINS = ["content_checks", "sitemap_xml", "comments"]
+
+COMMENTS = {
+    "path": "comments",  # the comment archives, relative to PATH
+    # offered under every thread while the archive is closed to new comments (the author published
+    # this address himself, in the archive's own comments)
+    "reply_email": "steve@yastrow.com",
+}
 
 SITEMAP_XML = {
     "path": "sitemap.xml",
@@ -110,7 +117,7 @@ MENUITEMS = [
     ("Archives", "archives/"),
 ]
 # The theme's stylesheets, in order; plugins with their own component add theirs here.
-THEME_STYLESHEETS = ["tokens.css", "base.css", "layout.css", "post.css", "listing.css", "cta.css", "media.css"]
+THEME_STYLESHEETS = ["tokens.css", "base.css", "layout.css", "post.css", "listing.css", "cta.css", "comments.css", "media.css"]
 # Where the ebook form on every page posts the reader's address (the subscription service).
 SUBSCRIBE_ACTION = "http://127.0.0.1:5000/subscribe"
 DISPLAY_PAGES_ON_MENU = True
