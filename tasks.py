@@ -130,3 +130,66 @@ def import_legacy(c, dumps, content="content", overrides="", force=False):
 
 
 # --- end import-legacy ------------------------------------------------------------------------
+
+
+# --- subscribers: wiring only; the code lives in encounter_habit/subscribers/ -----------------
+def _subscribers(*argv: str) -> None:
+    from encounter_habit.subscribers.cli import main
+
+    sys.exit(main(["--settings", str(SETTINGS), *argv]))
+
+
+@task(name="subscribe-server", help={"host": "address to listen on", "port": "port to listen on"})
+def subscribe_server(c, host="", port=0):
+    """Run the subscription service (werkzeug; put a WSGI server in front in production)."""
+    _subscribers("serve", *(["--host", host] if host else []), *(["--port", str(port)] if port else []))
+
+
+@task(
+    help={
+        "slug": "slug of the post whose email issue (output/email/SLUG/message.eml) to send",
+        "dry_run": "render every message but hand nothing off and change nothing",
+        "transport": "outbox or smtp (default: SUBSCRIBERS['transport'])",
+        "resend_uncertain": "also send to addresses marked uncertain by an interrupted run",
+    }
+)
+def send(c, slug, dry_run=False, transport="", resend_uncertain=False):
+    """Send (or resume sending) a post's email issue to every confirmed subscriber."""
+    argv = ["send", slug]
+    argv += ["--dry-run"] if dry_run else []
+    argv += ["--transport", transport] if transport else []
+    argv += ["--resend-uncertain"] if resend_uncertain else []
+    _subscribers(*argv)
+
+
+@task(name="subscribers-add", help={"addresses": "addresses, space-separated, in quotes"})
+def subscribers_add(c, addresses):
+    """Add confirmed subscribers by hand."""
+    _subscribers("add", *addresses.split())
+
+
+@task(name="subscribers-remove", help={"addresses": "addresses, space-separated, in quotes"})
+def subscribers_remove(c, addresses):
+    """Delete subscribers and their send history."""
+    _subscribers("remove", *addresses.split())
+
+
+@task(name="subscribers-list", help={"status": "pending, confirmed, unsubscribed or bounced"})
+def subscribers_list(c, status=""):
+    """List subscribers with their status, then the counts."""
+    _subscribers("list", *(["--status", status] if status else []))
+
+
+@task(name="subscribers-import", help={"csv": "CSV export of another newsletter service"})
+def subscribers_import(c, csv):
+    """Import subscribers from a CSV file; bad rows are reported with their line numbers."""
+    _subscribers("import", csv)
+
+
+@task(name="subscribers-export", help={"csv": "CSV file to write"})
+def subscribers_export(c, csv):
+    """Export every subscriber to a CSV file."""
+    _subscribers("export", csv)
+
+
+# --- end subscribers --------------------------------------------------------------------------
