@@ -142,7 +142,10 @@ def _subscribers(*argv: str) -> None:
 @task(name="subscribe-server", help={"host": "address to listen on", "port": "port to listen on"})
 def subscribe_server(c, host="", port=0):
     """Run the subscription service (werkzeug; put a WSGI server in front in production)."""
-    _subscribers("serve", *(["--host", host] if host else []), *(["--port", str(port)] if port else []))
+    argv = ["serve"]
+    argv += ["--host", host] if host else []
+    argv += ["--port", str(port)] if port else []
+    _subscribers(*argv)
 
 
 @task(
