@@ -99,9 +99,9 @@ class ScriptedHandler:
 class SmtpSink:
     """A real aiosmtpd server on 127.0.0.1 in a background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.handler = ScriptedHandler()
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> SmtpSink:
