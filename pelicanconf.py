@@ -16,7 +16,9 @@ TIMEZONE = "America/Chicago"
 DEFAULT_LANG = "en"
 DEFAULT_DATE_FORMAT = "%B %-d, %Y"
 DEFAULT_PAGINATION = 10
-SUMMARY_MAX_LENGTH = 50
+SUMMARY_MAX_LENGTH = 60
+# Listings show the opening paragraph only: a list or a second paragraph makes a card a wall of text.
+SUMMARY_MAX_PARAGRAPHS = 1
 
 # Where things live in content/: posts are articles, pages are pages; comment archives and ebook
 # chapters are read by their own plugins, never as articles.
