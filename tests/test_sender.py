@@ -106,6 +106,16 @@ def test_each_message_is_personalised_with_its_own_links_and_message_id(tmp_path
         assert 'href="https://subscribe.encounterhabit.example/unsubscribe?token=' in html
 
 
+def test_someone_who_leaves_after_the_list_was_fixed_is_skipped(tmp_path, sink):
+    project = Project(tmp_path, subscribers=4)
+    with project.store() as store:
+        store.prepare_issue(SLUG)  # a first run fixed the list, then stopped
+        store.unsubscribe(store.get_by_email("reader0002@example.com").id)
+    summary = send_issue(project.settings(sink), SLUG, progress=False)
+    assert (summary.sent, summary.skipped) == (3, 1)
+    assert "reader0002@example.com" not in sink.handler.received
+
+
 def test_running_again_sends_nothing_twice(tmp_path, sink):
     project = Project(tmp_path, subscribers=10)
     send_issue(project.settings(sink), SLUG, progress=False)

@@ -14,6 +14,7 @@ from .errors import SubscribersError
 SECRET_KEY_ENV = "ENCOUNTER_SECRET_KEY"
 SMTP_PASSWORD_ENV = "ENCOUNTER_SMTP_PASSWORD"
 MIN_SECRET_KEY_LENGTH = 32
+MAX_RATE_WINDOW = 86400  # the store forgets rate-limit hits older than a day
 
 DEFAULTS: dict[str, Any] = {
     "db_path": "var/subscribers.sqlite3",
@@ -104,10 +105,12 @@ def _check_pair(values: dict[str, Any], key: str) -> None:
         isinstance(value, list | tuple)
         and len(value) == 2
         and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        and value[1] <= MAX_RATE_WINDOW
     )
     if not ok:
         raise SubscribersError(
-            f"subscribers: SUBSCRIBERS[{key!r}] is {value!r}; use [count, seconds], both positive integers"
+            f"subscribers: SUBSCRIBERS[{key!r}] is {value!r}; use [count, seconds], positive integers, "
+            f"seconds at most {MAX_RATE_WINDOW}"
         )
 
 

@@ -36,6 +36,7 @@ LEDGER_SKIPPED = "skipped"
 
 EMAIL_COLUMNS = ("email", "e-mail", "email address", "e-mail address", "email_address", "address")
 BATCH = 1000
+RATE_HITS_KEPT = 86400.0  # seconds
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS ledger (
     updated_at REAL,
     PRIMARY KEY (issue, subscriber_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ledger_state ON ledger (issue, state, subscriber_id);
+-- No index on state: each state change would then write two b-trees, and the sender walks the
+-- ledger in primary-key order anyway.
 CREATE TABLE IF NOT EXISTS rate_hits (
     key TEXT NOT NULL,
     at REAL NOT NULL
@@ -318,6 +320,9 @@ class SqliteStore:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.execute("DELETE FROM rate_hits WHERE key = ? AND at <= ?", (key, now - window))
+            if secrets.randbelow(100) == 0:
+                # Keys that never come back would otherwise stay forever; no window is longer than a day.
+                self.db.execute("DELETE FROM rate_hits WHERE at <= ?", (now - RATE_HITS_KEPT,))
             (count,) = self.db.execute(
                 "SELECT COUNT(*) FROM rate_hits WHERE key = ?", (key,)
             ).fetchone()
@@ -382,12 +387,12 @@ class SqliteStore:
         return in_flight
 
     def pending_batch(self, issue: str, after_id: int, limit: int = BATCH) -> list[tuple[int, str]]:
-        """Next (subscriber_id, email) pairs still pending for an issue, after `after_id`."""
+        """Next (subscriber_id, email) pending for an issue after `after_id`; leavers are passed over."""
         return self.db.execute(
             "SELECT l.subscriber_id, s.email FROM ledger l JOIN subscribers s ON s.id = l.subscriber_id"
-            " WHERE l.issue = ? AND l.state = ? AND l.subscriber_id > ?"
+            " WHERE l.issue = ? AND l.state = ? AND l.subscriber_id > ? AND s.status = ?"
             " ORDER BY l.subscriber_id LIMIT ?",
-            (issue, LEDGER_PENDING, after_id, limit),
+            (issue, LEDGER_PENDING, after_id, CONFIRMED, limit),
         ).fetchall()
 
     def mark_sending(self, issue: str, subscriber_id: int, message_id: str) -> None:

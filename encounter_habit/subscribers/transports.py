@@ -165,10 +165,14 @@ class SmtpTransport:
         smtp = self.smtp or self.connect()
         written = False
         try:
-            code, reply = smtp.mail(sender)
+            # Addresses are validated and normalised in the store, so they go out without
+            # smtplib's re-parsing (quoteaddr), which costs more than the round trip here.
+            smtp.putcmd("mail", f"FROM:<{sender}>")
+            code, reply = smtp.getreply()
             if code != 250:
                 raise self._refused("MAIL FROM", code, reply, recipient)
-            code, reply = smtp.rcpt(recipient)
+            smtp.putcmd("rcpt", f"TO:<{recipient}>")
+            code, reply = smtp.getreply()
             if code not in (250, 251):
                 raise self._refused("RCPT TO", code, reply, recipient)
             # DATA by hand (as smtplib.SMTP.data does) to know the instant the message has left us.

@@ -1,0 +1,140 @@
+"""Benchmark: send one issue to 10,000 and 100,000 subscribers through a local aiosmtpd sink.
+
+Prints messages per second and peak memory (max RSS) per list size, ledger on, one SMTP connection.
+Each size runs in its own process so peak memory is that size's alone; the sink is another process.
+
+    .venv/bin/python bench/bench_send.py                 # 10,000 and 100,000
+    .venv/bin/python bench/bench_send.py --sizes 2000    # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+SLUG = "bench-issue"
+SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _run_sink(port: int, count: multiprocessing.Value, ready: multiprocessing.Event) -> None:
+    """A counting aiosmtpd server, run in its own process."""
+    from aiosmtpd.controller import Controller
+
+    class Counting:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            count.value += len(envelope.rcpt_tos)
+            return "250 OK"
+
+    controller = Controller(Counting(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    while True:
+        time.sleep(3600)
+
+
+def _child(size: int, port: int, workdir: Path) -> dict[str, float]:
+    """Set up `size` subscribers, send the issue once, return the numbers."""
+    import sqlite3
+
+    from subscribers_helpers import write_issue
+
+    from encounter_habit.subscribers.sender import send_issue
+    from encounter_habit.subscribers.settings import load_settings
+    from encounter_habit.subscribers.store import SqliteStore
+
+    os.environ["ENCOUNTER_SECRET_KEY"] = SECRET
+    write_issue(workdir / "output" / "email" / SLUG / "message.eml")
+    db = workdir / "subscribers.sqlite3"
+    SqliteStore(db).close()
+    with sqlite3.connect(db) as conn:
+        now = time.time()
+        conn.executemany(
+            "INSERT INTO subscribers (email, status, nonce, source, created_at, updated_at)"
+            " VALUES (?, 'confirmed', 'n', 'bench', ?, ?)",
+            ((f"reader{i:07d}@example.com", now, now) for i in range(size)),
+        )
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    settings = load_settings(
+        workdir / "pelicanconf.py",
+        {
+            "db_path": str(db),
+            "transport": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_security": "none",
+            "site_url": "https://encounterhabit.example",
+        },
+    )
+    summary = send_issue(settings, SLUG, progress=False)
+    return {
+        "size": size,
+        "sent": summary.sent,
+        "seconds": summary.seconds,
+        "rate": summary.rate,
+        "rss_before_mib": rss_before / 1024,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    """Run each size in a child process against one sink process and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        size, port, workdir = args.child
+        print(json.dumps(_child(int(size), int(port), Path(workdir))))
+        return
+
+    ctx = multiprocessing.get_context("spawn")
+    count, ready = ctx.Value("q", 0), ctx.Event()
+    port = _free_port()
+    sink = ctx.Process(target=_run_sink, args=(port, count, ready), daemon=True)
+    sink.start()
+    ready.wait(30)
+    print(
+        f"{'subscribers':>12} {'sent':>8} {'at sink':>8} {'seconds':>8} {'msg/s':>8} "
+        f"{'RSS before':>11} {'peak RSS':>9}"
+    )
+    try:
+        for size in args.sizes:
+            with tempfile.TemporaryDirectory() as workdir:
+                before = count.value
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(size), str(port), workdir],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                result = json.loads(out.strip().splitlines()[-1])
+                print(
+                    f"{size:>12,} {result['sent']:>8,} {count.value - before:>8,} "
+                    f"{result['seconds']:>8.1f} {result['rate']:>8.0f} "
+                    f"{result['rss_before_mib']:>8.1f} MiB {result['peak_rss_mib']:>5.1f} MiB",
+                    flush=True,
+                )
+    finally:
+        sink.terminate()
+
+
+if __name__ == "__main__":
+    main()
