@@ -1,0 +1,1 @@
+from .weekof import register  # noqa: F401
