@@ -33,7 +33,7 @@ IGNORE_FILES = [".#*", "*~", "*.swp", "README.md", "legacy-overrides.*"]
 
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["content_checks", "sitemap_xml", "comments"]
+PLUGINS = ["content_checks", "sitemap_xml", "comments", "weekof"]
 
 COMMENTS = {
     "path": "comments",  # the comment archives, relative to PATH
