@@ -1,0 +1,1 @@
+from .newsletter_email import register  # noqa: F401

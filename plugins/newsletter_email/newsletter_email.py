@@ -1,0 +1,827 @@
+"""Newsletter email: every published post (and each "Week of" week) rendered as a ready-to-send email.
+
+The build writes ``email/<slug>/`` for each post: ``message.eml`` (multipart/alternative, the
+subscriber's links left as the placeholders of ``encounter_habit/placeholders.py`` that the sender
+fills), ``email.txt`` (its plain-text part) and ``index.html`` (the same HTML as the public "view in
+browser" page: noindex, and a subscribe link instead of anyone's unsubscribe link). Each week of the
+weekof plugin gets a digest under ``email/week-of-<theme slug>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import textwrap
+from dataclasses import dataclass, field
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, quote
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import css_inline
+import nh3
+from lxml import html as lxml_html
+from markupsafe import Markup
+from pelican import signals
+from pelican.generators import Generator
+from pelican.utils import slugify
+from PIL import Image, UnidentifiedImageError
+
+from encounter_habit import placeholders
+from encounter_habit.urls import make_urls_absolute
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "name": "",  # the newsletter's name; empty: SITENAME
+    "from_name": "",  # display name in From; empty: the newsletter's name
+    "from_address": "",  # empty: SUBSCRIBERS['from_address'], else DEFAULT_FROM_ADDRESS
+    "reply_to": "",  # empty: no Reply-To (replies go to From)
+    "postal_address": "",  # anti-spam laws (CAN-SPAM) want one in every issue: set it
+    "list_id": "",  # List-Id; empty: newsletter.<site domain>
+    "site_url": "http://127.0.0.1:8000",  # absolute base while SITEURL is "" (development)
+    "subscribe_url": "",  # offered on the public "view in browser" page; empty: SUBSCRIBE_ACTION
+    "path": "email/{slug}/",  # output folder of each post's email
+    "digest_slug": "week-of-{slug}",  # email slug of a week's digest ({slug}: the week's theme)
+    "max_html_bytes": 90_000,  # Gmail clips HTML over ~102 KB; stay well under it
+    "text_width": 72,
+    "reason": "You are receiving this because you subscribed to {name} at {site}.",
+}
+DEFAULT_FROM_ADDRESS = "newsletter@encounterhabit.example"
+STRING_KEYS = tuple(key for key, value in DEFAULTS.items() if isinstance(value, str))
+POSITIVE_INT_KEYS = ("max_html_bytes", "text_width")
+STYLESHEET = "email/email.css"
+POST_TEMPLATE = "email/post"
+DIGEST_TEMPLATE = "email/digest"
+PREHEADER_LENGTH = 140
+# Zero-width joiners and spaces after the preheader stop clients from padding the inbox preview
+# with the first words of the body (masthead, date).
+PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 60)
+CONTENT_WIDTH = 552  # px: the 600 px column minus its padding; wider images are scaled down
+# Scripts, iframes, forms and embeds never work in email and some clients reject the message:
+# keep the post's structure, drop the rest.
+EMAIL_ATTRIBUTES = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "a": {"href", "hreflang", "title"},
+    "img": {"src", "alt", "width", "height", "title"},
+}
+BLOCK_TAGS = {
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "pre", "hr",
+    "table", "thead", "tbody", "tfoot", "tr", "figure", "figcaption", "dl", "dt", "dd",
+    "section", "article", "header", "footer", "aside", "details", "summary", "center", "nav",
+}  # fmt: skip
+_STYLE = re.compile(r"<style>.*?</style>", re.S)
+ABSOLUTE = re.compile(r"^(https?:|mailto:|%%[A-Z_]+%%$)")
+
+_inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+def newsletter_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """NEWSLETTER merged over DEFAULTS (after check_settings, already merged and valid)."""
+    return {**DEFAULTS, **(settings.get("NEWSLETTER") or {})}
+
+
+def check_settings(pelican: Any) -> None:
+    """Validate NEWSLETTER once at start-up; each problem is one line and its default is used."""
+    user = pelican.settings.get("NEWSLETTER") or {}
+    if not isinstance(user, dict):
+        logger.error(
+            "newsletter_email: NEWSLETTER must be a dict, got %r; using the defaults", user
+        )
+        user = {}
+    user = dict(user)
+    for key in sorted(set(user) - set(DEFAULTS)):
+        logger.warning(
+            "newsletter_email: unknown NEWSLETTER key %r ignored; known: %r", key, sorted(DEFAULTS)
+        )
+        del user[key]
+    for key in STRING_KEYS:
+        if key in user and not isinstance(user[key], str):
+            logger.error(
+                "newsletter_email: NEWSLETTER[%r] must be a string, got %r; using %r",
+                key,
+                user[key],
+                DEFAULTS[key],
+            )
+            del user[key]
+    for key in POSITIVE_INT_KEYS:
+        value = user.get(key, DEFAULTS[key])
+        if isinstance(value, bool) or not isinstance(value, int) or value < 20:
+            logger.error(
+                "newsletter_email: NEWSLETTER[%r] must be a whole number of at least 20, got %r; "
+                "using %r",
+                key,
+                value,
+                DEFAULTS[key],
+            )
+            user.pop(key, None)
+    for key, fields in (("path", "{slug}"), ("digest_slug", "{slug}")):
+        if key in user and fields not in user[key]:
+            logger.error(
+                "newsletter_email: NEWSLETTER[%r] is %r; it must contain %r, using %r",
+                key,
+                user[key],
+                fields,
+                DEFAULTS[key],
+            )
+            del user[key]
+    if urlsplit(user.get("site_url", DEFAULTS["site_url"])).scheme not in ("http", "https"):
+        logger.error(
+            "newsletter_email: NEWSLETTER['site_url'] is %r; use an absolute http(s) URL, using %r",
+            user["site_url"],
+            DEFAULTS["site_url"],
+        )
+        del user["site_url"]
+    for key in ("from_address", "reply_to"):
+        if user.get(key) and not valid_address(user[key]):
+            logger.error(
+                "newsletter_email: NEWSLETTER[%r] is %r, not an email address; fix it in "
+                "pelicanconf.py (using the default)",
+                key,
+                user[key],
+            )
+            del user[key]
+    merged = newsletter_settings({"NEWSLETTER": user})
+    # Only a publishing build (absolute SITEURL) sends mail; development builds stay quiet.
+    if not merged["postal_address"] and urlsplit(str(pelican.settings.get("SITEURL") or "")).scheme:
+        logger.warning(
+            "newsletter_email: NEWSLETTER['postal_address'] is empty; anti-spam laws want a postal "
+            "address in every issue, set it in pelicanconf.py"
+        )
+    pelican.settings["NEWSLETTER"] = merged
+
+
+def valid_address(address: str) -> bool:
+    """True when ``address`` is a plain addr-spec the email package accepts (no name, no CR/LF)."""
+    if any(ch in address for ch in "\r\n<>,") or "@" not in address:
+        return False
+    try:
+        Address(addr_spec=address)
+    except (ValueError, IndexError):
+        return False
+    return True
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (CR, LF, tabs, Unicode separators) into one space."""
+    return " ".join(str(text).split())
+
+
+def plain_text(html: str) -> str:
+    """The text of an HTML fragment on one line."""
+    if not html or not html.strip():
+        return ""
+    return one_line(lxml_html.fragment_fromstring(html, create_parent="div").text_content())
+
+
+def site_base(settings: dict[str, Any], config: dict[str, Any]) -> str:
+    """The site's absolute URL without a trailing slash: SITEURL, or the development fallback."""
+    siteurl = str(settings.get("SITEURL") or "")
+    return (siteurl if urlsplit(siteurl).scheme else config["site_url"]).rstrip("/")
+
+
+def mail_domain(settings: dict[str, Any], from_address: str) -> str:
+    """Domain for Message-ID and List-Id: the published site's host, else the sender's domain."""
+    host = urlsplit(str(settings.get("SITEURL") or "")).hostname
+    return host or from_address.rpartition("@")[2]
+
+
+def conversation_label(count: int) -> str:
+    """'Join the conversation (3 comments)'; no count while there is none."""
+    if not count:
+        return "Join the conversation"
+    return f"Join the conversation ({count} comment{'' if count == 1 else 's'})"
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def clean_body(html: str) -> str:
+    """The post's HTML without what email clients reject (scripts, iframes, forms, styles)."""
+    return nh3.clean(html, attributes=EMAIL_ATTRIBUTES, link_rel=None)
+
+
+def size_images(html: str, base: str, roots: list[Path], source: str) -> str:
+    """Give every image alt, width and height (read from the local file), capped to the column."""
+    if "<img" not in html:
+        return html
+    root = lxml_html.fragment_fromstring(html, create_parent="div")
+    for img in root.iter("img"):
+        src = img.get("src", "")
+        if img.get("alt") is None:
+            logger.warning(
+                "newsletter_email: %s: image %r has no alt text; add one (![what it shows](...))",
+                source,
+                src,
+            )
+            img.set("alt", "")
+        width, height = img.get("width"), img.get("height")
+        if not (width and height and width.isdigit() and height.isdigit()):
+            size = local_image_size(src, base, roots)
+            if size is None:
+                logger.warning(
+                    "newsletter_email: %s: cannot tell the size of image %r; give it width and "
+                    "height attributes",
+                    source,
+                    src,
+                )
+                continue
+            width, height = str(size[0]), str(size[1])
+        w, h = int(width), int(height)
+        if w > CONTENT_WIDTH and w:
+            w, h = CONTENT_WIDTH, round(h * CONTENT_WIDTH / w)
+        img.set("width", str(w))
+        img.set("height", str(h))
+    inner = (root.text or "") + "".join(
+        lxml_html.tostring(child, encoding="unicode") for child in root
+    )
+    return inner
+
+
+def local_image_size(src: str, base: str, roots: list[Path]) -> tuple[int, int] | None:
+    """(width, height) of an image of this site, looked up in the content and output folders."""
+    path = src
+    if path.startswith(base):
+        path = path[len(base) :]
+    if urlsplit(path).scheme or path.startswith("//"):
+        return None
+    relative = urlsplit(path).path.lstrip("/")
+    for root in roots:
+        candidate = root / relative
+        if candidate.is_file():
+            try:
+                with Image.open(candidate) as image:
+                    return image.size
+            except (OSError, UnidentifiedImageError):
+                return None
+    return None
+
+
+def inline_css(html: str) -> str:
+    """Copy the stylesheet's rules into style attributes; only @media rules stay in <style>."""
+    inlined = _inliner.inline(html)
+    # css-inline puts the kept @media rules first in <head>; move them after <meta charset> so
+    # the charset stays within the first 1024 bytes browsers sniff.
+    kept = _STYLE.search(inlined)
+    if kept is None:
+        return inlined
+    inlined = inlined[: kept.start()] + inlined[kept.end() :]
+    return inlined.replace("</head>", f"{kept.group()}\n</head>", 1)
+
+
+def relative_urls_in(html: str) -> list[str]:
+    """Every href/src of an HTML document that a mail client could not resolve."""
+    root = lxml_html.document_fromstring(html)
+    found = []
+    for element in root.iter():
+        for attribute in ("href", "src"):
+            value = element.get(attribute)
+            if value is not None and not ABSOLUTE.match(value.strip()):
+                found.append(value)
+    return found
+
+
+# --- plain text ---------------------------------------------------------------------------------
+
+
+class TextRenderer:
+    """Plain text from HTML structure: headings underlined, lists marked, links as footnotes [n]."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.links: list[str] = []
+
+    def footnote(self, url: str) -> int:
+        """The footnote number of ``url`` (one number per distinct URL)."""
+        if url not in self.links:
+            self.links.append(url)
+        return self.links.index(url) + 1
+
+    def convert(self, html: str) -> str:
+        """Paragraphs of an HTML fragment, separated by blank lines."""
+        if not html or not html.strip():
+            return ""
+        root = lxml_html.fragment_fromstring(html, create_parent="div")
+        return "\n\n".join(self.blocks(root, self.width))
+
+    def footnotes(self) -> str:
+        """The 'Links' section listing every footnote."""
+        return "\n".join(f"[{n}] {url}" for n, url in enumerate(self.links, 1))
+
+    def fill(self, text: str, width: int) -> str:
+        """Wrap each line of ``text``; URLs and placeholders are never broken."""
+        lines = []
+        for line in text.split("\n"):
+            line = one_line(line)
+            if line:
+                lines.append(
+                    textwrap.fill(
+                        line, max(width, 20), break_long_words=False, break_on_hyphens=False
+                    )
+                )
+        return "\n".join(lines)
+
+    def blocks(self, element: Any, width: int) -> list[str]:
+        """Paragraphs of a container: runs of inline content, and its block children."""
+        out: list[str] = []
+        buffer = [element.text or ""]
+        for child in element:
+            if not isinstance(child.tag, str):  # comments, processing instructions
+                buffer.append(child.tail or "")
+                continue
+            if child.tag in BLOCK_TAGS:
+                text = self.fill("".join(buffer), width)
+                if text:
+                    out.append(text)
+                buffer = []
+                out.extend(block for block in self.block(child, width) if block)
+            else:
+                buffer.append(self.inline(child))
+            buffer.append(child.tail or "")
+        text = self.fill("".join(buffer), width)
+        if text:
+            out.append(text)
+        return out
+
+    def block(self, element: Any, width: int) -> list[str]:
+        """One block element as paragraphs."""
+        tag = element.tag
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            title = self.fill(self.inline_children(element), width)
+            if not title:
+                return []
+            rule = {"h1": "=", "h2": "-"}.get(tag, "~")
+            return [f"{title}\n{rule * min(max(map(len, title.splitlines())), width)}"]
+        if tag in ("ul", "ol"):
+            return [self.list_items(element, width)]
+        if tag == "blockquote":
+            inner = "\n\n".join(self.blocks(element, width - 2))
+            return ["\n".join(f"> {line}".rstrip() for line in inner.splitlines())]
+        if tag == "pre":
+            return [element.text_content().rstrip("\n")]
+        if tag == "hr":
+            return ["* * *"]
+        if tag == "tr":
+            cells = [self.fill(self.inline_children(cell), width) for cell in element]
+            return [" | ".join(cell.replace("\n", " ") for cell in cells if cell)]
+        if tag in ("table", "thead", "tbody", "tfoot"):
+            rows = [row for child in element for row in self.block(child, width)]
+            return ["\n".join(rows)] if rows else []
+        if tag == "dd":
+            inner = "\n\n".join(self.blocks(element, width - 4))
+            return [textwrap.indent(inner, "    ")]
+        return self.blocks(element, width)
+
+    def list_items(self, element: Any, width: int) -> str:
+        """A list with '*' or '1.' markers and hanging indents; nested lists indent further."""
+        items = []
+        start = int(element.get("start", "1") or 1) if element.get("start", "1").isdigit() else 1
+        number = start
+        for child in element:
+            if child.tag != "li":
+                continue
+            marker = f"{number}. " if element.tag == "ol" else "* "
+            number += 1
+            inner = "\n".join(self.blocks(child, width - len(marker)))
+            lines = inner.splitlines() or [""]
+            pad = " " * len(marker)
+            items.append(
+                "\n".join([marker + lines[0], *(pad + line if line else "" for line in lines[1:])])
+            )
+        return "\n".join(items)
+
+    def inline_children(self, element: Any) -> str:
+        """The inline text inside ``element`` (without the element's own markers)."""
+        parts = [element.text or ""]
+        for child in element:
+            if isinstance(child.tag, str):
+                parts.append(self.inline(child))
+            parts.append(child.tail or "")
+        return "".join(parts)
+
+    def inline(self, element: Any) -> str:
+        """One inline element as text: emphasis marked, links numbered, images by their alt."""
+        tag = element.tag
+        if tag == "br":
+            return "\n"
+        if tag == "img":
+            alt = one_line(element.get("alt", ""))
+            return f"[{alt}]" if alt else ""
+        text = self.inline_children(element)
+        if tag in ("strong", "b"):
+            return f"*{text}*" if text.strip() else text
+        if tag in ("em", "i"):
+            return f"_{text}_" if text.strip() else text
+        if tag == "code":
+            return f"`{text}`"
+        if tag == "a":
+            href = (element.get("href") or "").strip()
+            if not href or href.startswith("#"):
+                return text
+            shown = one_line(text)
+            if shown in (href, href.removeprefix("mailto:")):
+                return href.removeprefix("mailto:") if href.startswith("mailto:") else href
+            return f"{text} [{self.footnote(href)}]"
+        return text
+
+
+# --- the rendition ------------------------------------------------------------------------------
+
+
+@dataclass
+class Rendition:
+    """One email: its slug, subject, date, both HTML versions and the plain text."""
+
+    slug: str
+    subject: str
+    date: Any
+    html: str  # the HTML part, with placeholders
+    web_html: str  # the public "view in browser" page, without them
+    text: str
+    source: str
+    warnings: list[str] = field(default_factory=list)
+
+
+class NewsletterEmailGenerator(Generator):
+    """Writes email/<slug>/ for every published post, and a digest for every "Week of" week."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = newsletter_settings(self.settings)
+        self.base = site_base(self.settings, self.config)
+        subscribers = self.settings.get("SUBSCRIBERS") or {}
+        from_address = self.config["from_address"] or subscribers.get("from_address") or ""
+        self.from_address = (
+            from_address if valid_address(str(from_address)) else DEFAULT_FROM_ADDRESS
+        )
+        self.name = (
+            one_line(self.config["name"] or self.settings.get("SITENAME", "")) or "Newsletter"
+        )
+        self.domain = mail_domain(self.settings, self.from_address)
+        self.css: Markup | None = None
+
+    # -- shared pieces --
+
+    def stylesheet(self) -> Markup:
+        """email.css from the theme (an override in THEME_TEMPLATES_OVERRIDES wins)."""
+        if self.css is None:
+            source, _filename, _uptodate = self.env.loader.get_source(self.env, STYLESHEET)
+            # Our own file, not user input: it goes into <style> unescaped.
+            self.css = Markup(source)
+        return self.css
+
+    def url(self, relative: str) -> str:
+        """Absolute URL of a site path such as '2009/09/slug/'."""
+        return f"{self.base}/{relative.lstrip('/')}"
+
+    def email_url(self, slug: str) -> str:
+        """Absolute URL of an email's "view in browser" page."""
+        return self.url(self.config["path"].format(slug=slug))
+
+    def common(self, slug: str, subject: str, date: Any, preheader: str) -> dict[str, Any]:
+        """Template values every email shares (masthead, footer, preheader)."""
+        reason = self.config["reason"].format(name=self.name, site=urlsplit(self.base).netloc)
+        subscribe = (
+            self.config["subscribe_url"] or self.settings.get("SUBSCRIBE_ACTION") or self.url("")
+        )
+        return {
+            "subject": subject,
+            "name": self.name,
+            "home_url": self.url(""),
+            "date_iso": date.isoformat() if date else "",
+            "date_label": date.strftime(self.settings.get("DEFAULT_DATE_FORMAT", "%Y-%m-%d"))
+            if date
+            else "",
+            "preheader": preheader,
+            "preheader_padding": PREHEADER_PADDING,
+            "web_url": self.email_url(slug),
+            "unsubscribe_url": placeholders.UNSUBSCRIBE_URL,
+            "manage_url": placeholders.MANAGE_URL,
+            "subscribe_url": subscribe,
+            "reason": reason,
+            "postal_address": one_line(self.config["postal_address"]),
+            "css": self.stylesheet(),
+        }
+
+    def render_html(self, template: str, values: dict[str, Any]) -> tuple[str, str]:
+        """(HTML part with placeholders, public web page): rendered, then CSS inlined."""
+        tpl = self.get_template(template)
+        context = {**self.context, "email": {**values, "personal": True}}
+        personal = inline_css(tpl.render(context))
+        context["email"] = {**values, "personal": False}
+        web = inline_css(tpl.render(context))
+        return personal, web
+
+    def footer_text(self, slug: str, text: TextRenderer) -> str:
+        """The plain-text footer: why, where, and how to leave."""
+        values = self.common(slug, "", None, "")
+        lines = [
+            "-- ",
+            text.fill(values["reason"], text.width),
+            *(
+                [text.fill(values["postal_address"], text.width)]
+                if values["postal_address"]
+                else []
+            ),
+            "",
+            f"Manage your subscription: {placeholders.MANAGE_URL}",
+            f"Unsubscribe: {placeholders.UNSUBSCRIBE_URL}",
+            f"View in browser: {values['web_url']}",
+        ]
+        return "\n".join(lines)
+
+    def compose_text(
+        self, head: list[str], body: str, tail: list[str], slug: str, text: TextRenderer
+    ) -> str:
+        """Masthead, body, links, footer: the whole plain-text part."""
+        parts = [*head, body, *tail]
+        if text.links:
+            parts.append("Links\n-----\n" + text.footnotes())
+        parts.append(self.footer_text(slug, text))
+        return "\n\n".join(part for part in parts if part) + "\n"
+
+    def masthead_text(self, date: Any, width: int) -> str:
+        """'THE ENCOUNTER HABIT · September 21, 2009' as the first line of the text part."""
+        label = date.strftime(self.settings.get("DEFAULT_DATE_FORMAT", "%Y-%m-%d")) if date else ""
+        return textwrap.fill(
+            f"{self.name.upper()} - {label}" if label else self.name.upper(), width
+        )
+
+    # -- posts --
+
+    def series_lines(self, article: Any) -> list[dict[str, str]]:
+        """'Week 7: The Week of Encounter' and 'Part 2 of 5: Name' when the post belongs to them."""
+        lines = []
+        week = getattr(article, "week", None)
+        if week is not None:
+            number = getattr(week, "number", None)
+            title = one_line(getattr(week, "title", "") or f"The Week of {week.theme}")
+            label = f"Week {number}: {title}" if number else title
+            lines.append({"label": label, "url": self.url(getattr(week, "url", "") or "")})
+        series = getattr(article, "series", None)
+        if series is not None and not isinstance(series, str):
+            part = getattr(article, "series_part_label", "") or ""
+            name = one_line(getattr(series, "name", ""))
+            label = f"{part}: {name}" if part else name
+            lines.append({"label": label, "url": self.url(getattr(series, "url", "") or "")})
+        return lines
+
+    def render_post(self, article: Any) -> Rendition:
+        """The email of one post; a post too big for Gmail becomes its summary and a link."""
+        source = getattr(article, "relative_source_path", article.slug)
+        post_url = self.url(article.url)
+        roots = [Path(self.path), Path(self.output_path)]
+        body = clean_body(make_urls_absolute(article.content, post_url))
+        body = size_images(body, self.base, roots, source)
+        summary = clean_body(make_urls_absolute(getattr(article, "summary", "") or "", post_url))
+        count = int(getattr(article, "comment_count", 0) or 0)
+        subject = one_line(article.title)
+        values = {
+            **self.common(
+                article.slug, subject, article.date, plain_text(summary)[:PREHEADER_LENGTH]
+            ),
+            "title": subject,
+            "post_url": post_url,
+            "comments_url": f"{post_url}#comments",
+            "conversation_label": conversation_label(count),
+            "series_lines": self.series_lines(article),
+            "body_html": Markup(body),  # the post's own HTML, cleaned by nh3 above
+            "summary_html": Markup(summary),
+            "clipped": False,
+        }
+        html, web = self.render_html(POST_TEMPLATE, values)
+        limit = self.config["max_html_bytes"]
+        size = len(html.encode("utf-8"))
+        warnings = []
+        if size > limit:
+            warnings.append(
+                f"newsletter_email: {source}: the email is {size // 1000} KB, over the "
+                f"{limit // 1000} KB where Gmail clips it; sending its summary and a link to the "
+                "post instead (shorten the post or its images to send it whole)"
+            )
+            values["clipped"] = True
+            html, web = self.render_html(POST_TEMPLATE, values)
+        text = TextRenderer(self.config["text_width"])
+        head = [self.masthead_text(article.date, text.width)]
+        head += [
+            text.fill(f"{line['label']} ({line['url']})", text.width)
+            for line in values["series_lines"]
+        ]
+        title = text.fill(subject, text.width)
+        head.append(f"{title}\n{'=' * min(max(map(len, title.splitlines())), text.width)}")
+        if values["clipped"]:
+            body_text = "\n\n".join(
+                [
+                    text.fill(
+                        "This post is too long for an email. Here is how it starts:", text.width
+                    ),
+                    text.convert(summary),
+                    f"Read the whole post: {post_url}",
+                ]
+            )
+        else:
+            body_text = text.convert(body)
+        tail = [f"{conversation_label(count)}: {post_url}#comments"]
+        return Rendition(
+            slug=article.slug,
+            subject=subject,
+            date=article.date,
+            html=html,
+            web_html=web,
+            text=self.compose_text(head, body_text, tail, article.slug, text),
+            source=source,
+            warnings=warnings,
+        )
+
+    # -- weekly digests --
+
+    def weeks(self) -> list[Any]:
+        """The "Week of" weeks: the weekof plugin's list, else gathered from the posts."""
+        weeks = self.context.get("weekof_weeks")
+        if weeks is None:
+            seen: dict[int, Any] = {}
+            for article in self.context.get("articles", []):
+                week = getattr(article, "week", None)
+                if week is not None:
+                    seen.setdefault(id(week), week)
+            weeks = list(seen.values())
+        return [week for week in weeks if getattr(week, "articles", None)]
+
+    def digest_slug(self, week: Any) -> str:
+        """'week-of-encounter' for the Week of Encounter."""
+        theme = slugify(
+            str(getattr(week, "theme", "") or getattr(week, "title", "week")),
+            regex_subs=self.settings.get("SLUG_REGEX_SUBSTITUTIONS", []),
+        )
+        return self.config["digest_slug"].format(slug=theme)
+
+    def render_digest(self, week: Any) -> Rendition:
+        """One email gathering a week's posts: title, date, summary and link of each."""
+        slug = self.digest_slug(week)
+        title = one_line(getattr(week, "title", "") or f"The Week of {week.theme}")
+        number = getattr(week, "number", None)
+        subject = f"Week {number}: {title}" if number else title
+        date = getattr(week, "last_date", None) or week.articles[-1].date
+        week_url = self.url(getattr(week, "url", "") or "")
+        text = TextRenderer(self.config["text_width"])
+        items, text_items = [], []
+        for article in week.articles:
+            url = self.url(article.url)
+            summary = clean_body(make_urls_absolute(getattr(article, "summary", "") or "", url))
+            count = int(getattr(article, "comment_count", 0) or 0)
+            item_title = one_line(article.title)
+            items.append(
+                {
+                    "title": item_title,
+                    "url": url,
+                    "date_iso": article.date.isoformat(),
+                    "date_label": getattr(article, "locale_date", ""),
+                    "summary_html": Markup(summary),  # cleaned by nh3 above
+                    "comments_url": f"{url}#comments",
+                    "conversation_label": conversation_label(count),
+                }
+            )
+            heading = text.fill(item_title, text.width)
+            text_items.append(
+                "\n\n".join(
+                    part
+                    for part in (
+                        f"{heading}\n{'-' * min(max(map(len, heading.splitlines())), text.width)}",
+                        text.fill(str(getattr(article, "locale_date", "")), text.width),
+                        text.convert(summary),
+                        f"Read it: {url}",
+                        f"{conversation_label(count)}: {url}#comments",
+                    )
+                    if part
+                )
+            )
+        first = plain_text(items[0]["summary_html"]) if items else ""
+        values = {
+            **self.common(slug, subject, date, first[:PREHEADER_LENGTH]),
+            "title": subject,
+            "post_url": week_url,
+            "posts": items,
+        }
+        html, web = self.render_html(DIGEST_TEMPLATE, values)
+        warnings = []
+        size = len(html.encode("utf-8"))
+        if size > self.config["max_html_bytes"]:
+            warnings.append(
+                f"newsletter_email: digest {slug!r}: the email is {size // 1000} KB, over the "
+                f"{self.config['max_html_bytes'] // 1000} KB where Gmail clips it; shorten the "
+                "posts' summaries"
+            )
+        title_text = text.fill(subject, text.width)
+        head = [
+            self.masthead_text(date, text.width),
+            f"{title_text}\n{'=' * min(max(map(len, title_text.splitlines())), text.width)}",
+        ]
+        tail = [f"The whole week on the site: {week_url}"]
+        return Rendition(
+            slug=slug,
+            subject=subject,
+            date=date,
+            html=html,
+            web_html=web,
+            text=self.compose_text(head, "\n\n".join(text_items), tail, slug, text),
+            source=f"week {title!r}",
+            warnings=warnings,
+        )
+
+    # -- the message --
+
+    def message(self, rendition: Rendition) -> EmailMessage:
+        """The complete .eml: safe headers (built with EmailMessage), text and HTML alternatives."""
+        message = EmailMessage(policy=policy.SMTP)
+        from_name = one_line(self.config["from_name"] or self.name)
+        message["From"] = Address(display_name=from_name, addr_spec=self.from_address)
+        message["To"] = placeholders.RECIPIENT
+        if self.config["reply_to"]:
+            message["Reply-To"] = Address(addr_spec=self.config["reply_to"])
+        message["Subject"] = rendition.subject
+        if rendition.date is not None:
+            message["Date"] = format_datetime(rendition.date)
+        digest = hashlib.sha256(rendition.slug.encode()).hexdigest()[:16]
+        safe_slug = re.sub(r"[^A-Za-z0-9-]", "-", rendition.slug)[:40]
+        # Stable across builds; the sender gives each copy its own Message-ID when it sends.
+        message["Message-ID"] = f"<{safe_slug}.{digest}@{self.domain}>"
+        list_id = self.config["list_id"] or f"newsletter.{self.domain}"
+        message["List-Id"] = f'"{quote(self.name)}" <{one_line(list_id).strip("<>")}>'
+        message["List-Unsubscribe"] = (
+            f"<{placeholders.UNSUBSCRIBE_URL}>, <{placeholders.UNSUBSCRIBE_MAILTO}>"
+        )
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message["List-Archive"] = f"<{self.email_url(rendition.slug)}>"
+        message.set_content(rendition.text, charset="utf-8", cte="quoted-printable")
+        message.add_alternative(
+            rendition.html, subtype="html", charset="utf-8", cte="quoted-printable"
+        )
+        for part in message.iter_parts():
+            del part["MIME-Version"]  # only the top level carries it
+        return message
+
+    # -- output --
+
+    def write(self, writer: Any, rendition: Rendition) -> None:
+        """Write index.html (web page), email.txt and message.eml through Pelican's writer."""
+        for line in rendition.warnings:
+            logger.warning("%s", line)
+        relative = relative_urls_in(rendition.html)
+        if relative:
+            logger.error(
+                "newsletter_email: %s: relative URL(s) %r would break in mail clients; write them "
+                "as {filename} links or absolute URLs",
+                rendition.source,
+                relative[:3],
+            )
+        folder = self.config["path"].format(slug=rendition.slug)
+        eml = self.message(rendition).as_string()
+        for name, text in (
+            ("index.html", rendition.web_html),
+            ("email.txt", rendition.text),
+            ("message.eml", eml),
+        ):
+            writer.write_file(f"{folder.rstrip('/')}/{name}", _Prerendered(text), self.context)
+
+    def generate_output(self, writer: Any) -> None:
+        """Render and write every post's email, then every week's digest."""
+        count = 0
+        for article in self.context.get("articles", []):
+            self.write(writer, self.render_post(article))
+            count += 1
+        for week in self.weeks():
+            self.write(writer, self.render_digest(week))
+            count += 1
+        logger.info("newsletter_email: wrote %r email(s)", count)
+
+
+class _Prerendered:
+    """A finished text in the shape of a template, so Pelican's writer (and its checks) write it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def render(self, _context: dict[str, Any]) -> str:
+        """The text, whatever the context."""
+        return self.text
+
+
+def add_generator(pelican: Any) -> type[Generator]:
+    """Give Pelican the email generator (it runs after the articles and their comments)."""
+    return NewsletterEmailGenerator
+
+
+def register() -> None:
+    """Connect the plugin's handlers to Pelican's signals."""
+    signals.initialized.connect(check_settings)
+    signals.get_generators.connect(add_generator)
