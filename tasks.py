@@ -102,6 +102,12 @@ def new_post(c, title):
     print(f"wrote {path.relative_to(ROOT)}")
 
 
+@task(help={"sizes": "comma-separated post counts", "runs": "runs per measurement"})
+def bench(c, sizes="200,2000", runs=3):
+    """Benchmark full and incremental builds against plain Pelican; writes bench/RESULTS.md."""
+    subprocess.run([sys.executable, str(ROOT / "bench/bench_build.py"), "--sizes", sizes, "--runs", str(runs)], check=True)
+
+
 @task(help={"args": "extra pytest arguments, e.g. \"-k comments -x\""})
 def test(c, args=""):
     """Run the whole test suite."""

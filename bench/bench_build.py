@@ -1,0 +1,194 @@
+"""Build benchmark: our site against plain Pelican (and Hugo when installed), full and incremental.
+
+    python bench/bench_build.py --sizes 200,2000 --runs 3
+
+For each size it generates a corpus (bench/corpus.py), then times, as medians with peak memory:
+a clean full build of our site; plain Pelican (default theme, no plugins) on the same posts; our
+rebuild after editing one post's body, after adding one comment, and with nothing changed. It
+prints one Markdown table and writes it to bench/RESULTS.md with the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from corpus import generate  # noqa: E402
+
+PYTHON = sys.executable
+MEASURE = textwrap.dedent(
+    """
+    import json, resource, subprocess, sys, time
+    start = time.perf_counter()
+    code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak, "code": code.returncode,
+                      "stderr": code.stderr.decode(errors="replace")[-2000:]}))
+    """
+)
+OURS = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {root!r})
+    from encounter_habit.build import build_site, configure_logging
+    configure_logging()
+    build_site({conf!r}, {{"PATH": sys.argv[1], "OUTPUT_PATH": sys.argv[2], "CACHE_PATH": sys.argv[3]}})
+    """
+)
+PLAIN_CONF = textwrap.dedent(
+    """
+    AUTHOR = "Steve Yastrow"
+    SITENAME = "Plain Pelican"
+    SITEURL = ""
+    TIMEZONE = "UTC"
+    ARTICLE_PATHS = ["posts"]
+    PAGE_PATHS = ["pages"]
+    ARTICLE_EXCLUDES = ["comments", "ebook"]
+    PAGE_EXCLUDES = ["comments", "ebook"]
+    PLUGINS = []
+    IGNORE_FILES = ["404.md"]  # it names a template of our theme that the default theme lacks
+    """
+)
+HUGO_CONFIG = 'baseURL = "http://localhost/"\ntitle = "Hugo reference"\ndisableKinds = ["taxonomy", "term"]\n'
+HUGO_SINGLE = "<!doctype html><title>{{ .Title }}</title><h1>{{ .Title }}</h1>{{ .Content }}\n"
+HUGO_LIST = "<!doctype html><title>{{ .Title }}</title>{{ range .Pages }}<a href=\"{{ .RelPermalink }}\">{{ .Title }}</a>{{ end }}\n"
+
+
+def measure(command: list[str]) -> dict:
+    result = subprocess.run([PYTHON, "-c", MEASURE, *command], capture_output=True, text=True, check=True)
+    data = json.loads(result.stdout)
+    if data["code"] != 0:
+        raise SystemExit(f"bench: {' '.join(command[:3])}... failed:\n{data['stderr']}")
+    return data
+
+
+def median_of(runs: int, command: list[str], before=None) -> dict:
+    samples = []
+    for _ in range(runs):
+        if before:
+            before()
+        samples.append(measure(command))
+    return {
+        "seconds": statistics.median(s["seconds"] for s in samples),
+        "peak_mb": max(s["peak_mb"] for s in samples),
+    }
+
+
+def ours_command(content: Path, output: Path, cache: Path) -> list[str]:
+    script = OURS.format(root=str(ROOT), conf=str(ROOT / "pelicanconf.py"))
+    return [PYTHON, "-c", script, str(content), str(output), str(cache)]
+
+
+def hugo_site(content: Path, work: Path) -> Path | None:
+    """A minimal Hugo site over the same posts (front matter translated), or None without hugo."""
+    if not shutil.which("hugo"):
+        return None
+    site = work / "hugo"
+    shutil.rmtree(site, ignore_errors=True)
+    (site / "content/posts").mkdir(parents=True)
+    (site / "layouts/_default").mkdir(parents=True)
+    (site / "hugo.toml").write_text(HUGO_CONFIG)
+    (site / "layouts/_default/single.html").write_text(HUGO_SINGLE)
+    (site / "layouts/_default/list.html").write_text(HUGO_LIST)
+    for post in (content / "posts").glob("*.md"):
+        head, _, text = post.read_text(encoding="utf-8").partition("\n\n")
+        meta = dict(line.split(": ", 1) for line in head.splitlines())
+        date = dt.datetime.strptime(meta["Date"], "%Y-%m-%d %H:%M").isoformat()
+        front = f'---\ntitle: {json.dumps(meta["Title"])}\ndate: {date}\nslug: {meta["Slug"]}\n---\n'
+        (site / "content/posts" / post.name).write_text(front + text.replace("{filename}/posts/", "/posts/"), encoding="utf-8")
+    return site
+
+
+def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
+    target = work / str(count)
+    content = generate(count, target)
+    output, cache = target / "output", target / "cache"
+    rows = []
+
+    def clean():
+        shutil.rmtree(output, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+
+    ours = ours_command(content, output, cache)
+    rows.append(("our site, clean full build", median_of(runs, ours, before=clean)))
+
+    plain_conf = target / "plainconf.py"
+    plain_conf.write_text(PLAIN_CONF)
+    plain_out = target / "plain-output"
+    plain = [PYTHON, "-m", "pelican", str(content), "-o", str(plain_out), "-s", str(plain_conf), "-q"]
+    rows.append(("plain Pelican, clean full build", median_of(runs, plain, before=lambda: shutil.rmtree(plain_out, ignore_errors=True))))
+
+    site = hugo_site(content, target)
+    if site:
+        hugo = ["hugo", "--quiet", "-s", str(site), "-d", str(target / "hugo-output")]
+        rows.append(("Hugo, minimal layout", median_of(runs, hugo)))
+
+    measure(ours)  # a build to start the incremental runs from
+    post = content / "posts" / "post-00001.md"
+    comments = content / "comments" / "post-00002"
+    counter = iter(range(10_000))
+
+    def edit_post():
+        post.write_text(post.read_text(encoding="utf-8") + f"\nAn edit, number {next(counter)}.\n", encoding="utf-8")
+
+    def add_comment():
+        comments.mkdir(parents=True, exist_ok=True)
+        n = next(counter)
+        (comments / f"bench-{n:04d}.md").write_text(
+            f"Author: Bench Reader\nDate: 2030-01-01T00:{n % 60:02d}:00\nType: comment\n\nComment {n}.\n", encoding="utf-8"
+        )
+
+    rows.append(("our site, after editing one post", median_of(runs, ours, before=edit_post)))
+    rows.append(("our site, after adding one comment", median_of(runs, ours, before=add_comment)))
+    rows.append(("our site, nothing changed", median_of(runs, ours)))
+    return rows
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200,2000", help="comma-separated post counts")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "corpus")
+    args = parser.parse_args()
+    lines = ["| posts | build | median seconds | peak memory MB |", "|---:|---|---:|---:|"]
+    for count in (int(s) for s in args.sizes.split(",")):
+        for label, result in bench_size(count, args.runs, args.work):
+            lines.append(f"| {count} | {label} | {result['seconds']:.2f} | {result['peak_mb']:.0f} |")
+            print(lines[-1], flush=True)
+    table = "\n".join(lines)
+    report = (
+        f"# Build benchmark\n\nRun on {dt.date.today().isoformat()}: {machine()}.\n"
+        f"Medians of {args.runs} runs; `python bench/bench_build.py --sizes {args.sizes} --runs {args.runs}`.\n\n{table}\n"
+    )
+    (ROOT / "bench" / "RESULTS.md").write_text(report, encoding="utf-8")
+    print("\n" + table)
+
+
+if __name__ == "__main__":
+    main()
