@@ -1,0 +1,1 @@
+from .ebook import register  # noqa: F401
