@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import re
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import date

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -161,7 +161,7 @@ def build_epub(book: Book, cover_png: bytes, site_url: str) -> bytes:
     document.add_item(epub.EpubNcx())
     document.add_item(epub.EpubNav())
     document.spine = ["cover", "nav", *pages]
-    modified = datetime.combine(book.date, time(0, 0), tzinfo=timezone.utc)
+    modified = datetime.combine(book.date, time(0, 0), tzinfo=UTC)
     raw = io.BytesIO()
     epub.write_epub(raw, document, {"mtime": modified, "epub3_pages": False})
     return normalise_zip(raw.getvalue(), modified)
