@@ -33,13 +33,22 @@ IGNORE_FILES = [".#*", "*~", "*.swp", "README.md", "legacy-overrides.*"]
 
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["content_checks", "sitemap_xml", "comments", "weekof"]
+PLUGINS = ["content_checks", "sitemap_xml", "comments", "weekof", "newsletter_email"]
 
 COMMENTS = {
     "path": "comments",  # the comment archives, relative to PATH
     # offered under every thread while the archive is closed to new comments (the author published
     # this address himself, in the archive's own comments)
     "reply_email": "steve@yastrow.com",
+}
+
+# The newsletter: every post as an email under output/email/<slug>/ (see README, "Newsletter email").
+NEWSLETTER = {
+    "from_name": "Steve Yastrow at The Encounter Habit",
+    "from_address": "newsletter@encounterhabit.example",
+    "reply_to": "steve@yastrow.com",  # the author's published address: replies reach him
+    "postal_address": "",  # required by anti-spam laws before sending: the sender's street address
+    "max_html_bytes": 90_000,  # Gmail clips HTML parts over ~102 KB
 }
 
 SITEMAP_XML = {
