@@ -548,8 +548,9 @@ class SeriesPagesGenerator(Generator):
                 self.context,
                 relative,
                 url=week.url,
+                # No ``series`` here: the week is the page's subject (the feeds link the
+                # "Week of" feed for ``week``, and would list it twice with both).
                 week=week,
-                series=week.series,
             )
 
 
