@@ -553,3 +553,19 @@ def test_the_seed_posts_build_a_week_of_encounter(tmp_path):
     assert (
         nav_of(post).select_one(".series-nav__label").get_text(strip=True).startswith("Week 1 of")
     )
+
+
+def test_a_long_series_links_neighbours_without_listing_every_part(site):
+    for number in range(1, 5):
+        site.post(
+            f"part-{number}",
+            f"Part {number}",
+            f"2009-09-0{number} 09:00",
+            series="Long",
+            series_part=str(number),
+        )
+    build(site, nav_list_limit=3)
+    nav = nav_of(site.soup("2009/09/part-2/index.html"), "Long")
+    assert nav.select(".series-nav__posts") == []
+    assert nav.select_one('a[rel="next"]')["href"] == "/2009/09/part-3/"
+    assert len(site.soup("series/long/index.html").select(".post-card")) == 4

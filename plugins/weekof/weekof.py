@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "week_label": "Week {number} of {series}",
     "next_week_label": "Next week: the Week of {theme}",
     "part_label": "Part {part} of {total}",
+    # A post's navigation lists the other posts of its week or series up to this many; longer
+    # ones show only prev/next and the series page, so pages stay linear in the series' size.
+    "nav_list_limit": 12,
     # The moment that separates published from future-dated posts: None means the build's
     # time; an ISO date-time (naive ones are read in TIMEZONE) pins it, for tests and previews.
     "now": None,
@@ -181,6 +184,15 @@ def check_settings(pelican: Any) -> None:
         del user[key]
     for key, value in list(user.items()):
         if key == "now":
+            continue
+        if key == "nav_list_limit":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                logger.error(
+                    "weekof: WEEKOF['nav_list_limit'] must be a whole number >= 0, got %r; using %r",
+                    value,
+                    DEFAULTS[key],
+                )
+                del user[key]
             continue
         needed = PATTERN_FIELDS.get(key)
         if not isinstance(value, str) or (needed and needed not in value):
