@@ -129,7 +129,7 @@ MENUITEMS = [
     ("Week of", "week-of/"),
 ]
 # The theme's stylesheets, in order; plugins with their own component add theirs here.
-THEME_STYLESHEETS = ["tokens.css", "base.css", "layout.css", "post.css", "listing.css", "cta.css", "comments.css", "series.css", "media.css"]
+THEME_STYLESHEETS = ["tokens.css", "base.css", "layout.css", "post.css", "listing.css", "cta.css", "comments.css", "series.css", "ebook.css", "media.css"]
 # Where the ebook form on every page posts the reader's address (the subscription service).
 SUBSCRIBE_ACTION = "http://127.0.0.1:5000/subscribe"
 DISPLAY_PAGES_ON_MENU = True
