@@ -127,6 +127,7 @@ EBOOK_SUBTITLE = "The Building Blocks of We Relationships"
 MENUITEMS = [
     ("Archives", "archives/"),
     ("Week of", "week-of/"),
+    ("Ebook", "ebook/"),
 ]
 # The theme's stylesheets, in order; plugins with their own component add theirs here.
 THEME_STYLESHEETS = ["tokens.css", "base.css", "layout.css", "post.css", "listing.css", "cta.css", "comments.css", "series.css", "ebook.css", "media.css"]
