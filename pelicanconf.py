@@ -33,7 +33,7 @@ IGNORE_FILES = [".#*", "*~", "*.swp", "README.md", "legacy-overrides.*"]
 
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["content_checks", "sitemap_xml", "comments", "weekof", "newsletter_email", "ebook"]
+PLUGINS = ["content_checks", "sitemap_xml", "comments", "weekof", "newsletter_email", "ebook", "feeds"]
 
 COMMENTS = {
     "path": "comments",  # the comment archives, relative to PATH
