@@ -470,3 +470,67 @@ def test_the_ebook_is_an_item_whose_enclosure_is_the_epub_with_its_real_size(blo
     parsed = feedparser.parse((blog.output / "feeds/atom.xml").read_bytes())
     assert parsed.bozo == 0
     assert [e for e in parsed.entries if e.enclosures][0].enclosures[0].length == str(size)
+
+
+# -- every feed file, as the validator would see it ---------------------------------------------
+
+
+def check_rss(root: etree._Element, url: str, home: str) -> None:
+    """The W3C validator's RSS 2.0 rules this project relies on."""
+    assert root.tag == "rss" and root.get("version") == "2.0"
+    channel = root.find("channel")
+    assert channel.findtext("title") and channel.findtext("description")
+    assert channel.findtext("link") == home
+    (self_link,) = channel.findall("atom:link[@rel='self']", NS)
+    assert (self_link.get("href"), self_link.get("type")) == (url, "application/rss+xml")
+    guids = [item.findtext("guid") for item in channel.iterfind("item")]
+    assert len(set(guids)) == len(guids) and all(guids)
+    for item in channel.iterfind("item"):
+        assert item.findtext("title") and is_absolute(item.findtext("link"))
+        assert item.find("guid").get("isPermaLink") == "false" and URI.match(item.findtext("guid"))
+        assert RFC_822.match(item.findtext("pubDate"))
+        for enclosure in item.iterfind("enclosure"):
+            assert enclosure.get("length").isdigit() and is_absolute(enclosure.get("url"))
+
+
+def check_atom(root: etree._Element, url: str, home: str) -> None:
+    """The W3C validator's Atom (RFC 4287) rules this project relies on."""
+    assert root.tag == f"{{{NS['atom']}}}feed"
+    assert URI.match(root.findtext("atom:id", namespaces=NS))
+    assert RFC_3339.match(root.findtext("atom:updated", namespaces=NS))
+    assert root.findtext("atom:author/atom:name", namespaces=NS)
+    (self_link,) = root.findall("atom:link[@rel='self']", NS)
+    assert (self_link.get("href"), self_link.get("type")) == (url, "application/atom+xml")
+    assert [link.get("href") for link in root.findall("atom:link[@rel='alternate']", NS)] == [home]
+    ids = [entry.findtext("atom:id", namespaces=NS) for entry in root.iterfind("atom:entry", NS)]
+    assert len(set(ids)) == len(ids) and all(URI.match(i) for i in ids)
+    for entry in root.iterfind("atom:entry", NS):
+        assert RFC_3339.match(entry.findtext("atom:updated", namespaces=NS))
+        links = entry.findall("atom:link", NS)
+        assert all(link.get("rel") for link in links)
+        kinds = [(link.get("rel"), link.get("type")) for link in links]
+        assert len(kinds) == len(set(kinds)), kinds  # no duplicate alternates (or others)
+        assert [rel for rel, _type in kinds].count("alternate") == 1
+        assert entry.find("atom:content", NS).get("type") == "html"
+
+
+def test_every_feed_file_follows_the_validator_rules(blog) -> None:
+    blog.write(
+        "ebook/01-encounters.md",
+        "Title: What is an encounter\nChapter: 1\nRef: encounters\nDate: 2009-09-25\n\nText.\n",
+    )
+    assert blog.build(PLUGINS=[*PLUGINS, "ebook"]).errors == []
+    feeds = blog.output / "feeds"
+    checked = 0
+    for path in sorted(feeds.rglob("*.xml")):
+        relative = path.relative_to(blog.output).as_posix()
+        root = etree.parse(str(path)).getroot()
+        home = root.findtext("channel/link") if root.tag == "rss" else None
+        home = home or root.find("atom:link[@rel='alternate']", NS).get("href")
+        assert is_absolute(home), relative
+        check = check_rss if root.tag == "rss" else check_atom
+        check(root, f"{HOME}{relative}", home)
+        assert feedparser.parse(path.read_bytes()).bozo == 0, relative
+        checked += 1
+    # main (2), 2 tags, the Week of and one series, one post's comments: two formats each
+    assert checked == 12

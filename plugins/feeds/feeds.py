@@ -638,59 +638,51 @@ class FeedsGenerator:
             (d for d in downloads if getattr(d, "media_type", "") == EPUB_TYPE),
             downloads[0] if downloads else None,
         )
+        if download is None:
+            return None  # nothing built (no chapters yet): nothing to offer
+        relative = getattr(download, "path", "") or ""
+        file = os.path.join(self.output_path, relative) if relative else ""
+        # The size of the file actually written wins over what was announced.
+        length = os.path.getsize(file) if file and os.path.isfile(file) else None
+        if length is None:
+            length = getattr(download, "length", None)
+        date = self.ebook_date(ebook)
+        if length is None or date is None:
+            logger.warning(
+                "feeds: the ebook download %r is not in the output yet; the feeds do not offer "
+                "it (build the EPUB before the feeds are written)",
+                relative,
+            )
+            return None
         title = getattr(ebook, "title", "") or self.settings.get("EBOOK_TITLE", "")
         subtitle = getattr(ebook, "subtitle", "") or self.settings.get("EBOOK_SUBTITLE", "")
         landing = absolute(self.site_url, getattr(ebook, "url", "") or "")
-        if download is None:
-            return None  # no file built (no chapters yet): nothing to offer
-        enclosure = None
-        stem = "ebook"
-        if download is not None:
-            relative = getattr(download, "path", "") or ""
-            stem = os.path.splitext(os.path.basename(relative))[0] or stem
-            file = os.path.join(self.output_path, relative) if relative else ""
-            # The size of the file actually written wins over what was announced.
-            length = os.path.getsize(file) if file and os.path.isfile(file) else None
-            length = length if length is not None else getattr(download, "length", None)
-            url = getattr(download, "url", "") or relative
-            if length is None:
-                logger.warning(
-                    "feeds: the ebook download %r has no file in the output yet; its feed item "
-                    "is left out (build the EPUB before the feeds are written)",
-                    relative,
-                )
-                return None
-            else:
-                enclosure = Enclosure(
-                    url=absolute(self.site_url, url),
-                    length=int(length),
-                    media_type=getattr(download, "media_type", "") or EPUB_TYPE,
-                    title=getattr(download, "label", "") or title,
-                )
-        date = self.ebook_date(ebook)
-        if date is None:
-            return None
+        enclosure = Enclosure(
+            url=absolute(self.site_url, getattr(download, "url", "") or relative),
+            length=int(length),
+            media_type=getattr(download, "media_type", "") or EPUB_TYPE,
+            title=getattr(download, "label", "") or title,
+        )
         chapters = "".join(
             f"<li>{escape(plain_text(getattr(chapter, 'title', '')))}</li>"
             for chapter in getattr(ebook, "chapters", None) or []
         )
+        about = getattr(ebook, "description", "") or f"{title}: {subtitle}"
         html = (
+            f"<p>{escape(about)}</p>"
             f"<p><cite>{escape(title)}: {escape(subtitle)}</cite>, free for readers of "
             f"{escape(self.settings.get('SITENAME', ''))}.</p>"
             + (f"<ol>{chapters}</ol>" if chapters else "")
-            + (
-                f'<p><a href="{escape(enclosure.url)}">Download {escape(title)}</a></p>'
-                if enclosure
-                else ""
-            )
-            + (f'<p><a href="{escape(landing)}">About the ebook</a></p>' if landing else "")
+            + f'<p><a href="{escape(enclosure.url)}">Download {escape(title)}</a> '
+            f'or <a href="{escape(landing)}">read it on the site</a>.</p>'
         )
+        stem = os.path.splitext(os.path.basename(relative))[0] or "ebook"
         return Item(
             id=f"tag:{self.entity}:ebook/{stem}",
-            url=landing or f"{self.site_url}/",
+            url=landing,
             title=f"Free ebook: {title}, {subtitle}" if subtitle else f"Free ebook: {title}",
             content_html=html,
-            summary_html=f"<p>{escape(title)}: {escape(subtitle)}, free.</p>",
+            summary_html=f"<p>{escape(about)}</p>",
             published=date,
             updated=date,
             authors=[getattr(ebook, "author", "") or self.settings.get("AUTHOR", "")],
