@@ -57,7 +57,8 @@ class ScriptedHandler:
     then close before replying: the sender cannot know it arrived).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pipelining: bool = False) -> None:
+        self.pipelining = pipelining
         self.received: Counter[str] = Counter()
         self.messages: list[bytes] = []
         self.faults: dict[str, list[str]] = {}
@@ -68,6 +69,13 @@ class ScriptedHandler:
         with self.lock:
             queue = self.faults.get(address)
             return queue.pop(0) if queue else None
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname
+        if self.pipelining:
+            # aiosmtpd reads commands one line at a time, so it copes with pipelined ones.
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         fault = self._next_fault(address)
@@ -99,8 +107,8 @@ class ScriptedHandler:
 class SmtpSink:
     """A real aiosmtpd server on 127.0.0.1 in a background thread."""
 
-    def __init__(self, port: int | None = None) -> None:
-        self.handler = ScriptedHandler()
+    def __init__(self, port: int | None = None, pipelining: bool = False) -> None:
+        self.handler = ScriptedHandler(pipelining)
         self.port = port or free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 

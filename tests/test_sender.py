@@ -63,9 +63,9 @@ def secret(monkeypatch):
     monkeypatch.setenv("ENCOUNTER_SECRET_KEY", SECRET)
 
 
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
+@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
+def sink(request):
+    with SmtpSink(pipelining=request.param) as running:
         yield running
 
 
@@ -230,11 +230,23 @@ def test_a_dry_run_renders_everything_and_hands_off_nothing(tmp_path, sink):
 
 def test_the_rate_limit_paces_the_hand_offs(tmp_path, sink):
     project = Project(tmp_path, subscribers=10)
+    now = [0.0]
     waits: list[float] = []
-    send_issue(project.settings(sink, rate_limit=5.0), SLUG, progress=False, sleep=waits.append)
-    # At 5 messages per second the tenth message may leave no earlier than 1.8 s after the first.
-    assert len(waits) == 9
-    assert max(waits) == pytest.approx(1.8, abs=0.2)
+
+    def sleep(seconds: float) -> None:  # a clock that only moves when the sender waits
+        waits.append(seconds)
+        now[0] += seconds
+
+    summary = send_issue(
+        project.settings(sink, rate_limit=5.0),
+        SLUG,
+        progress=False,
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    # At 5 messages per second each message after the first waits its 0.2 s slot.
+    assert waits == pytest.approx([0.2] * 9)
+    assert summary.sent == 10
 
 
 def test_a_missing_issue_is_one_line_naming_the_file(tmp_path, capsys):

@@ -189,6 +189,7 @@ def send_issue(
     resend_uncertain: bool = False,
     progress: bool = True,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> SendSummary:
     """Send (or resume sending) an issue to every confirmed subscriber; return the summary."""
     key = secret_key()
@@ -218,7 +219,7 @@ def send_issue(
             file=sys.stderr,
             dynamic_ncols=True,
         )
-        started = time.perf_counter()
+        started = clock()
         handed = 0
         after = 0
         try:
@@ -230,7 +231,7 @@ def send_issue(
                         _values(settings, key, subscriber_id, address), message_id
                     )
                     if rate:
-                        wait = started + handed / rate - time.perf_counter()
+                        wait = started + handed / rate - clock()
                         if wait > 0:
                             sleep(wait)
                     handed += 1
@@ -254,6 +255,6 @@ def send_issue(
         finally:
             bar.close()
             transport.close()
-            summary.seconds = time.perf_counter() - started
+            summary.seconds = clock() - started
             summary.uncertain = store.ledger_emails(issue, st.LEDGER_UNCERTAIN)
     return summary
