@@ -67,3 +67,22 @@ class Site:
 @pytest.fixture
 def site(tmp_path: Path) -> Site:
     return Site(tmp_path)
+
+
+@dataclass
+class BuiltSite:
+    """The project's real content, built once per test session with every plugin."""
+
+    output: Path
+    settings: dict
+    errors: list[str]
+
+
+@pytest.fixture(scope="session")
+def full_site(tmp_path_factory) -> BuiltSite:
+    from encounter_habit.build import load_settings
+
+    root = tmp_path_factory.mktemp("full-site")
+    overrides = {"OUTPUT_PATH": str(root / "output"), "CACHE_PATH": str(root / "cache")}
+    report = build_site(ROOT / "pelicanconf.py", overrides)
+    return BuiltSite(report.output, load_settings(ROOT / "pelicanconf.py", overrides), report.errors)
