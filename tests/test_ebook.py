@@ -46,7 +46,14 @@ def book(site):
         chapter="1",
         ref="start",
     )
-    chapter(site, "c-middle", "In the Middle", "## Middle part\n\n" + "word " * 700, chapter="2", ref="middle")
+    chapter(
+        site,
+        "c-middle",
+        "In the Middle",
+        "## Middle part\n\n" + "word " * 700,
+        chapter="2",
+        ref="middle",
+    )
     chapter(site, "z-closing", "Closing", "Goodbye.", matter="back", ref="closing")
     return site
 
@@ -101,12 +108,17 @@ def test_chapter_page_shows_position_reading_time_and_heading_contents(book):
     assert soup.select_one(".ebook-chapter__label").get_text() == "Chapter 1 of 3"
     assert soup.select_one(".ebook-chapter__time").get_text() == "1 min read"
     toc = [(a.get_text(), a["href"]) for a in soup.select(".ebook-chapter__toc a")]
-    assert toc == [("Why it matters", "#why-it-matters"), ("A detail", "#a-detail"), ("What to do", "#what-to-do")]
+    assert toc == [
+        ("Why it matters", "#why-it-matters"),
+        ("A detail", "#a-detail"),
+        ("What to do", "#what-to-do"),
+    ]
     body = soup.select_one(".post__body")
     for _text, href in toc:
         assert body.find(id=href[1:]) is not None, href
     long = book.soup("ebook/in-the-middle/index.html")
-    assert long.select_one(".ebook-chapter__time").get_text() == "4 min read"  # 703 words at 230/min
+    # 703 words at 230 a minute
+    assert long.select_one(".ebook-chapter__time").get_text() == "4 min read"
 
 
 def test_chapters_link_to_neighbours_with_rel_prev_next_and_back_to_contents(book):
@@ -129,7 +141,9 @@ def test_post_links_to_a_chapter_by_ref_and_survives_a_renamed_chapter(book):
     book.build()
     link = book.soup("2009/09/a-post/index.html").select_one(".post__body a")
     assert link["href"] == "/ebook/starting-out/#why-it-matters"
-    chapter(book, "b-first", "A Brand New Name", "## Why it matters\n\nText.", chapter="1", ref="start")
+    chapter(
+        book, "b-first", "A Brand New Name", "## Why it matters\n\nText.", chapter="1", ref="start"
+    )
     result = book.build()
     assert result.errors == []
     link = book.soup("2009/09/a-post/index.html").select_one(".post__body a")
@@ -258,7 +272,14 @@ def test_epub_comes_from_the_cache_until_a_chapter_changes(book):
     cached.write_bytes(cached.read_bytes() + b"cached")
     book.build()
     assert (book.output / EPUB_PATH).read_bytes().endswith(b"cached")
-    chapter(book, "c-middle", "In the Middle", "## Middle part\n\nShorter now.", chapter="2", ref="middle")
+    chapter(
+        book,
+        "c-middle",
+        "In the Middle",
+        "## Middle part\n\nShorter now.",
+        chapter="2",
+        ref="middle",
+    )
     book.build()
     assert not (book.output / EPUB_PATH).read_bytes().endswith(b"cached")
 
@@ -268,7 +289,9 @@ def test_ebook_context_lists_the_epub_with_its_length_before_pages_are_written(b
 
     def capture(generators):
         ebook = generators[0].context["ebook"]
-        seen["downloads"] = [(d.path, d.url, d.media_type, d.length, d.label) for d in ebook.downloads]
+        seen["downloads"] = [
+            (d.path, d.url, d.media_type, d.length, d.label) for d in ebook.downloads
+        ]
         seen["book"] = (ebook.title, ebook.subtitle, ebook.author, ebook.url, len(ebook.chapters))
 
     signals.all_generators_finalized.connect(capture)
@@ -278,7 +301,13 @@ def test_ebook_context_lists_the_epub_with_its_length_before_pages_are_written(b
         signals.all_generators_finalized.disconnect(capture)
     size = (book.output / EPUB_PATH).stat().st_size
     assert seen["downloads"] == [(EPUB_PATH, EPUB_PATH, "application/epub+zip", size, "EPUB")]
-    assert seen["book"] == ("Encounters", "The Building Blocks of We Relationships", "Steve Yastrow", "ebook/", 3)
+    assert seen["book"] == (
+        "Encounters",
+        "The Building Blocks of We Relationships",
+        "Steve Yastrow",
+        "ebook/",
+        3,
+    )
 
 
 def test_site_without_ebook_chapters_writes_no_ebook(site):
