@@ -397,6 +397,7 @@ class FeedsGenerator:
         self.plans: list[FeedPlan] = []
         self.published: list[Any] = []
         self.items: dict[int, Item] = {}
+        self.ids: dict[int, str] = {}
 
     def generate_context(self) -> None:
         """Nothing to read: the feeds are planned once every generator has its context."""
@@ -577,6 +578,12 @@ class FeedsGenerator:
 
     def post_id(self, article: Any) -> str:
         """The post's permanent id: its Feed-Id metadata, else a tag: URI of its date and slug."""
+        if id(article) not in self.ids:  # once per post, so a bad Feed-Id is reported once
+            self.ids[id(article)] = self.make_post_id(article)
+        return self.ids[id(article)]
+
+    def make_post_id(self, article: Any) -> str:
+        """Work out the post's id (see post_id)."""
         default = f"tag:{self.entity}:post/{self.post_key(article, article.slug)}"
         given = (getattr(article, "metadata", None) or {}).get("feed-id")
         if given is None:
@@ -601,7 +608,16 @@ class FeedsGenerator:
 
     def comment_items(self, article: Any, limit: int | None) -> list[Item]:
         """The comments of a post as items (newest first), each answering its parent or the post."""
-        post = self.item_of(article)
+        # The post's identity only: its HTML is not needed here, so it is not prepared.
+        url = absolute(self.site_url, article.url)
+        post = Item(
+            id=self.post_id(article),
+            url=url,
+            title=plain_text(article.title),
+            content_html="",
+            published=aware(article.date, self.zone),
+            updated=aware(article.date, self.zone),
+        )
         key = self.post_key(article, article.slug)
         by_id: dict[str, Item] = {}
         items: list[Item] = []
