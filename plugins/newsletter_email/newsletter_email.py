@@ -177,6 +177,11 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def flatten(text: str | None) -> str:
+    """HTML source text with its line breaks as spaces: only <br> breaks a line of the text part."""
+    return re.sub(r"\s", " ", text or "")
+
+
 def plain_text(html: str) -> str:
     """The text of an HTML fragment on one line."""
     if not html or not html.strip():
@@ -334,10 +339,10 @@ class TextRenderer:
     def blocks(self, element: Any, width: int) -> list[str]:
         """Paragraphs of a container: runs of inline content, and its block children."""
         out: list[str] = []
-        buffer = [element.text or ""]
+        buffer = [flatten(element.text)]
         for child in element:
             if not isinstance(child.tag, str):  # comments, processing instructions
-                buffer.append(child.tail or "")
+                buffer.append(flatten(child.tail))
                 continue
             if child.tag in BLOCK_TAGS:
                 text = self.fill("".join(buffer), width)
@@ -347,7 +352,7 @@ class TextRenderer:
                 out.extend(block for block in self.block(child, width) if block)
             else:
                 buffer.append(self.inline(child))
-            buffer.append(child.tail or "")
+            buffer.append(flatten(child.tail))
         text = self.fill("".join(buffer), width)
         if text:
             out.append(text)
@@ -402,11 +407,11 @@ class TextRenderer:
 
     def inline_children(self, element: Any) -> str:
         """The inline text inside ``element`` (without the element's own markers)."""
-        parts = [element.text or ""]
+        parts = [flatten(element.text)]
         for child in element:
             if isinstance(child.tag, str):
                 parts.append(self.inline(child))
-            parts.append(child.tail or "")
+            parts.append(flatten(child.tail))
         return "".join(parts)
 
     def inline(self, element: Any) -> str:
@@ -581,9 +586,11 @@ class NewsletterEmailGenerator(Generator):
         source = getattr(article, "relative_source_path", article.slug)
         post_url = self.url(article.url)
         roots = [Path(self.path), Path(self.output_path)]
-        body = clean_body(make_urls_absolute(article.content, post_url))
+        # nh3 first: it re-serialises attributes plainly, so entity-obfuscated mailto: links
+        # (Markdown's <mailto:...>) are recognised as mailto: and not joined onto the post's URL.
+        body = make_urls_absolute(clean_body(article.content), post_url)
         body = size_images(body, self.base, roots, source)
-        summary = clean_body(make_urls_absolute(getattr(article, "summary", "") or "", post_url))
+        summary = make_urls_absolute(clean_body(getattr(article, "summary", "") or ""), post_url)
         count = int(getattr(article, "comment_count", 0) or 0)
         subject = one_line(article.title)
         values = {
@@ -677,7 +684,7 @@ class NewsletterEmailGenerator(Generator):
         items, text_items = [], []
         for article in week.articles:
             url = self.url(article.url)
-            summary = clean_body(make_urls_absolute(getattr(article, "summary", "") or "", url))
+            summary = make_urls_absolute(clean_body(getattr(article, "summary", "") or ""), url)
             count = int(getattr(article, "comment_count", 0) or 0)
             item_title = one_line(article.title)
             items.append(
