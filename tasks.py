@@ -202,3 +202,21 @@ def subscribers_export(c, csv):
 
 
 # --- end subscribers --------------------------------------------------------------------------
+
+
+# --- email-preview: wiring only; the rendition is the newsletter_email plugin ----------------
+@task(name="email-preview", help={"slug": "post slug, or week-of-<theme> for a week's digest"})
+def email_preview(c, slug):
+    """Open a post's newsletter email (output/email/SLUG/) in the browser, building it if missing."""
+    import webbrowser
+
+    page = ROOT / "output" / "email" / slug / "index.html"
+    if not page.is_file():
+        _build()
+    if not page.is_file():
+        sys.exit(f"error: no email for {slug!r}; check the slug (ls output/email/)")
+    print(f"opening {page.relative_to(ROOT)} (the text part is email.txt, the message message.eml)")
+    webbrowser.open(page.as_uri())
+
+
+# --- end email-preview ------------------------------------------------------------------------
