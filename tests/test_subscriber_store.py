@@ -166,3 +166,30 @@ def test_a_bad_setting_is_reported_in_one_line(tmp_path):
         load_settings(tmp_path / "pelicanconf.py", {"transport": "smpt"})
     with pytest.raises(SubscribersError, match=r"unknown setting SUBSCRIBERS\['db'\]"):
         load_settings(tmp_path / "pelicanconf.py", {"db": "x"})
+
+
+SUBSCRIBER_TASKS = (
+    "subscribe-server",
+    "send",
+    "subscribers-add",
+    "subscribers-remove",
+    "subscribers-list",
+    "subscribers-import",
+    "subscribers-export",
+)
+
+
+def test_every_setting_and_task_is_documented():
+    from invoke import Collection
+
+    sys.path.insert(0, str(ROOT))
+    import tasks
+    from encounter_habit.subscribers.settings import DEFAULTS
+
+    docs = (ROOT / "encounter_habit" / "subscribers" / "README.md").read_text()
+    names = Collection.from_module(tasks).task_names
+    for task in SUBSCRIBER_TASKS:
+        assert task in names, task
+        assert f"`invoke {task}" in docs, task
+    for key in DEFAULTS:
+        assert f"`{key}`" in docs, key
