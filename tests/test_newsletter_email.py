@@ -349,15 +349,31 @@ def test_week_digest_gathers_the_weeks_posts_oldest_first(site):
 def test_bad_settings_get_one_line_each_and_the_emails_still_build(site):
     site.post("plain")
     result = site.build(
-        NEWSLETTER={"from_address": "not an address", "max_html_bytes": "big", "path": "email/"}
+        NEWSLETTER={
+            "from_address": "not an address",
+            "reply_to": "x@@y",
+            "max_html_bytes": "big",
+            "path": "email/",
+        }
     )
     lines = [line for line in result.errors if line.startswith("newsletter_email:")]
-    assert len(lines) == 3
+    assert len(lines) == 4
+    assert any("NEWSLETTER['reply_to'] is 'x@@y'" in line for line in lines)
     assert any("NEWSLETTER['from_address'] is 'not an address'" in line for line in lines)
     assert any("NEWSLETTER['max_html_bytes']" in line and "'big'" in line for line in lines)
     assert any("NEWSLETTER['path'] is 'email/'" in line for line in lines)
     message = parse(site.output / "email/plain/message.eml")
     assert message["From"].addresses[0].addr_spec == "newsletter@encounterhabit.example"
+    assert message["Reply-To"] is None
+
+
+def test_drafts_and_hidden_posts_get_no_email(site):
+    site.post("published")
+    site.post("unfinished", status="draft")
+    site.post("secret", status="hidden")
+    result = site.build()
+    assert result.errors == []
+    assert sorted(p.name for p in (site.output / "email").iterdir()) == ["published"]
 
 
 @pytest.mark.browser

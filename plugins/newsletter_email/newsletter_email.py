@@ -15,6 +15,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 from email import policy
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, quote
@@ -160,11 +161,12 @@ def check_settings(pelican: Any) -> None:
 
 def valid_address(address: str) -> bool:
     """True when ``address`` is a plain addr-spec the email package accepts (no name, no CR/LF)."""
-    if any(ch in address for ch in "\r\n<>,") or "@" not in address:
+    local, _at, domain = address.rpartition("@")
+    if any(ch in address for ch in "\r\n<>, ") or not local or "." not in domain:
         return False
     try:
         Address(addr_spec=address)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, HeaderParseError):
         return False
     return True
 
