@@ -228,6 +228,16 @@ def test_a_dry_run_renders_everything_and_hands_off_nothing(tmp_path, sink):
     assert project.ledger() == {}
 
 
+def test_a_dry_run_of_a_resumed_issue_counts_only_what_is_left(tmp_path, sink):
+    project = Project(tmp_path, subscribers=4)
+    sink.handler.faults["reader0002@example.com"] = ["drop-rcpt"] * 4
+    send_issue(project.settings(sink), SLUG, progress=False)  # stops at the third address
+    with project.store() as store:
+        store.add("newcomer@example.com")  # joined after the list was fixed
+    summary = send_issue(project.settings(sink), SLUG, dry_run=True, progress=False)
+    assert (summary.sent, summary.skipped) == (2, 3)
+
+
 def test_the_rate_limit_paces_the_hand_offs(tmp_path, sink):
     project = Project(tmp_path, subscribers=10)
     now = [0.0]

@@ -162,12 +162,11 @@ def _dry_run(
 ) -> SendSummary:
     summary = SendSummary(issue=issue, dry_run=True)
     started = time.perf_counter()
-    done_states = (st.LEDGER_SENT, st.LEDGER_BOUNCED, st.LEDGER_UNCERTAIN, st.LEDGER_SKIPPED)
+    started_before = store.issue_started(issue)
     for sub in store.iter_subscribers(st.CONFIRMED):
-        row = store.db.execute(
-            "SELECT state FROM ledger WHERE issue = ? AND subscriber_id = ?", (issue, sub.id)
-        ).fetchone()
-        if row and row[0] in done_states:
+        state = store.ledger_state(issue, sub.id)
+        # Mirrors a real run: a resumed issue only sends its own pending and failed rows.
+        if started_before and state not in (st.LEDGER_PENDING, st.LEDGER_FAILED):
             summary.skipped += 1
             continue
         # Rendering every message checks the template and tokens without handing anything off.

@@ -410,6 +410,18 @@ class SqliteStore:
             (state, detail, time.time(), issue, subscriber_id),
         )
 
+    def issue_started(self, issue: str) -> bool:
+        """Whether a run already fixed the list of this issue."""
+        row = self.db.execute("SELECT 1 FROM issues WHERE issue = ?", (issue,)).fetchone()
+        return row is not None
+
+    def ledger_state(self, issue: str, subscriber_id: int) -> str | None:
+        """State of one ledger row, or None when there is none."""
+        row = self.db.execute(
+            "SELECT state FROM ledger WHERE issue = ? AND subscriber_id = ?", (issue, subscriber_id)
+        ).fetchone()
+        return row[0] if row else None
+
     def ledger_counts(self, issue: str) -> dict[str, int]:
         """Number of ledger rows of an issue in each state."""
         return dict(
