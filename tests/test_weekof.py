@@ -514,7 +514,14 @@ def test_part_without_series_and_next_week_without_week_are_reported(site):
 
 def test_bad_settings_get_one_line_each_and_the_defaults(site):
     write_three_weeks(site)
-    errors = site.build(WEEKOF={"now": "someday", "week_url": "weeks/", "colour": "red"}).errors
+    errors = site.build(
+        WEEKOF={
+            "now": "someday",
+            "week_url": "weeks/",
+            "part_label": "{part}/{count}",
+            "colour": "red",
+        }
+    ).errors
     assert (
         "weekof: WEEKOF['week_url'] must be a string containing '{slug}', got 'weeks/'; "
         "using 'week-of/{slug}/'"
@@ -522,7 +529,11 @@ def test_bad_settings_get_one_line_each_and_the_defaults(site):
     assert any(
         line.startswith("weekof: WEEKOF['now'] 'someday' is not a date-time") for line in errors
     )
-    assert len(errors) == 2  # the unknown key is a warning, not an error
+    assert (
+        "weekof: WEEKOF['part_label'] = '{part}/{count}' uses a placeholder other than "
+        "['name', 'part', 'total']; using 'Part {part} of {total}'"
+    ) in errors
+    assert len(errors) == 3  # the unknown key is a warning, not an error
     assert (site.output / "week-of/conversation/index.html").is_file()
 
 

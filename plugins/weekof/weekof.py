@@ -49,6 +49,17 @@ DEFAULTS: dict[str, Any] = {
     # time; an ISO date-time (naive ones are read in TIMEZONE) pins it, for tests and previews.
     "now": None,
 }
+# The placeholders each pattern may use (anything else would fail mid-build).
+PLACEHOLDERS = {
+    "week_url": {"slug": "x"},
+    "week_save_as": {"slug": "x"},
+    "series_url": {"slug": "x"},
+    "series_save_as": {"slug": "x"},
+    "week_title": {"theme": "x"},
+    "week_label": {"number": 1, "series": "x", "theme": "x"},
+    "next_week_label": {"theme": "x"},
+    "part_label": {"part": 1, "total": 1, "name": "x"},
+}
 TEMPLATES = {"weeks": "week_of", "week": "week", "series": "series"}
 PATTERN_FIELDS = {
     "week_url": "{slug}",
@@ -201,6 +212,19 @@ def check_settings(pelican: Any) -> None:
                 "weekof: WEEKOF[%r] must be %s, got %r; using %r", key, wanted, value, DEFAULTS[key]
             )
             del user[key]
+            continue
+        if key in PLACEHOLDERS:
+            try:
+                value.format(**PLACEHOLDERS[key])
+            except (KeyError, IndexError, ValueError):
+                logger.error(
+                    "weekof: WEEKOF[%r] = %r uses a placeholder other than %r; using %r",
+                    key,
+                    value,
+                    sorted(PLACEHOLDERS[key]),
+                    DEFAULTS[key],
+                )
+                del user[key]
     for key in ("save_as", "week_save_as", "series_save_as"):
         if key in user and not user[key].endswith(".html"):
             logger.error(
