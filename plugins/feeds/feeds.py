@@ -410,6 +410,7 @@ class FeedsGenerator:
         articles = [a for a in self.context.get("articles", []) if is_published(a, now)]
         self.published = sorted(articles, key=lambda a: (a.date, a.slug), reverse=True)
         self.plans = []
+        self.taken: set[str] = set()  # output paths planned so far
         sitename = self.settings.get("SITENAME", "")
         description = self.settings.get("SITE_DESCRIPTION") or self.settings.get("SITESUBTITLE", "")
         config = self.config
@@ -481,9 +482,8 @@ class FeedsGenerator:
             for fmt in FORMATS
             if section.get(fmt) and (fmt != "json" or kind == "main")
         }
-        taken = {path for plan in self.plans for path in plan.paths.values()}
         for fmt, path in list(paths.items()):
-            if path in taken:
+            if path in self.taken:
                 logger.error(
                     "feeds: %s feed %r would overwrite %r written by another feed; rename the "
                     "tag or series slug",
@@ -494,6 +494,7 @@ class FeedsGenerator:
                 del paths[fmt]
         if not paths:
             return None
+        self.taken.update(paths.values())
         feed_key = "main" if kind == "main" else f"{kind}/{slug}"
         if kind == "comments":
             feed_key = f"comments/{self.post_key(post, slug)}"
