@@ -12,6 +12,7 @@ SITE_DESCRIPTION = (
 )
 PATH = "content"
 OUTPUT_PATH = "output"
+CACHE_PATH = ".build-cache"  # content cache and incremental-build manifest (safe to delete)
 TIMEZONE = "America/Chicago"
 DEFAULT_LANG = "en"
 DEFAULT_DATE_FORMAT = "%B %-d, %Y"
@@ -33,7 +34,16 @@ IGNORE_FILES = [".#*", "*~", "*.swp", "README.md", "legacy-overrides.*"]
 
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["content_checks", "sitemap_xml", "comments", "weekof", "newsletter_email", "ebook", "feeds"]
+PLUGINS = [
+    "content_checks",
+    "incremental",
+    "sitemap_xml",
+    "comments",
+    "weekof",
+    "newsletter_email",
+    "ebook",
+    "feeds",
+]
 
 COMMENTS = {
     "path": "comments",  # the comment archives, relative to PATH
@@ -130,7 +140,18 @@ MENUITEMS = [
     ("Ebook", "ebook/"),
 ]
 # The theme's stylesheets, in order; plugins with their own component add theirs here.
-THEME_STYLESHEETS = ["tokens.css", "base.css", "layout.css", "post.css", "listing.css", "cta.css", "comments.css", "series.css", "ebook.css", "media.css"]
+THEME_STYLESHEETS = [
+    "tokens.css",
+    "base.css",
+    "layout.css",
+    "post.css",
+    "listing.css",
+    "cta.css",
+    "comments.css",
+    "series.css",
+    "ebook.css",
+    "media.css",
+]
 # Where the ebook form on every page posts the reader's address (the subscription service).
 SUBSCRIBE_ACTION = "http://127.0.0.1:5000/subscribe"
 DISPLAY_PAGES_ON_MENU = True

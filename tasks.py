@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -46,10 +47,8 @@ def serve(c, port=PORT):
     report = _build()
     server = make_server(report.output, HOST, int(port))
     print(f"serving {report.output} at http://{HOST}:{server.server_port}/ (Ctrl-C to stop)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a reader stops it
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 @task
@@ -105,10 +104,13 @@ def new_post(c, title):
 @task(help={"sizes": "comma-separated post counts", "runs": "runs per measurement"})
 def bench(c, sizes="200,2000", runs=3):
     """Benchmark full and incremental builds against plain Pelican; writes bench/RESULTS.md."""
-    subprocess.run([sys.executable, str(ROOT / "bench/bench_build.py"), "--sizes", sizes, "--runs", str(runs)], check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench/bench_build.py"), "--sizes", sizes, "--runs", str(runs)],
+        check=True,
+    )
 
 
-@task(help={"args": "extra pytest arguments, e.g. \"-k comments -x\""})
+@task(help={"args": 'extra pytest arguments, e.g. "-k comments -x"'})
 def test(c, args=""):
     """Run the whole test suite."""
     result = subprocess.run([sys.executable, "-m", "pytest", *args.split()], cwd=ROOT)

@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,13 +61,17 @@ PLAIN_CONF = textwrap.dedent(
     IGNORE_FILES = ["404.md"]  # it names a template of our theme that the default theme lacks
     """
 )
-HUGO_CONFIG = 'baseURL = "http://localhost/"\ntitle = "Hugo reference"\ndisableKinds = ["taxonomy", "term"]\n'
+HUGO_CONFIG = (
+    'baseURL = "http://localhost/"\ntitle = "Hugo reference"\ndisableKinds = ["taxonomy", "term"]\n'
+)
 HUGO_SINGLE = "<!doctype html><title>{{ .Title }}</title><h1>{{ .Title }}</h1>{{ .Content }}\n"
-HUGO_LIST = "<!doctype html><title>{{ .Title }}</title>{{ range .Pages }}<a href=\"{{ .RelPermalink }}\">{{ .Title }}</a>{{ end }}\n"
+HUGO_LIST = '<!doctype html><title>{{ .Title }}</title>{{ range .Pages }}<a href="{{ .RelPermalink }}">{{ .Title }}</a>{{ end }}\n'
 
 
 def measure(command: list[str]) -> dict:
-    result = subprocess.run([PYTHON, "-c", MEASURE, *command], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [PYTHON, "-c", MEASURE, *command], capture_output=True, text=True, check=True
+    )
     data = json.loads(result.stdout)
     if data["code"] != 0:
         raise SystemExit(f"bench: {' '.join(command[:3])}... failed:\n{data['stderr']}")
@@ -107,8 +110,12 @@ def hugo_site(content: Path, work: Path) -> Path | None:
         head, _, text = post.read_text(encoding="utf-8").partition("\n\n")
         meta = dict(line.split(": ", 1) for line in head.splitlines())
         date = dt.datetime.strptime(meta["Date"], "%Y-%m-%d %H:%M").isoformat()
-        front = f'---\ntitle: {json.dumps(meta["Title"])}\ndate: {date}\nslug: {meta["Slug"]}\n---\n'
-        (site / "content/posts" / post.name).write_text(front + text.replace("{filename}/posts/", "/posts/"), encoding="utf-8")
+        front = (
+            f"---\ntitle: {json.dumps(meta['Title'])}\ndate: {date}\nslug: {meta['Slug']}\n---\n"
+        )
+        (site / "content/posts" / post.name).write_text(
+            front + text.replace("{filename}/posts/", "/posts/"), encoding="utf-8"
+        )
     return site
 
 
@@ -128,8 +135,23 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
     plain_conf = target / "plainconf.py"
     plain_conf.write_text(PLAIN_CONF)
     plain_out = target / "plain-output"
-    plain = [PYTHON, "-m", "pelican", str(content), "-o", str(plain_out), "-s", str(plain_conf), "-q"]
-    rows.append(("plain Pelican, clean full build", median_of(runs, plain, before=lambda: shutil.rmtree(plain_out, ignore_errors=True))))
+    plain = [
+        PYTHON,
+        "-m",
+        "pelican",
+        str(content),
+        "-o",
+        str(plain_out),
+        "-s",
+        str(plain_conf),
+        "-q",
+    ]
+    rows.append(
+        (
+            "plain Pelican, clean full build",
+            median_of(runs, plain, before=lambda: shutil.rmtree(plain_out, ignore_errors=True)),
+        )
+    )
 
     site = hugo_site(content, target)
     if site:
@@ -142,13 +164,17 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
     counter = iter(range(10_000))
 
     def edit_post():
-        post.write_text(post.read_text(encoding="utf-8") + f"\nAn edit, number {next(counter)}.\n", encoding="utf-8")
+        post.write_text(
+            post.read_text(encoding="utf-8") + f"\nAn edit, number {next(counter)}.\n",
+            encoding="utf-8",
+        )
 
     def add_comment():
         comments.mkdir(parents=True, exist_ok=True)
         n = next(counter)
         (comments / f"bench-{n:04d}.md").write_text(
-            f"Author: Bench Reader\nDate: 2030-01-01T00:{n % 60:02d}:00\nType: comment\n\nComment {n}.\n", encoding="utf-8"
+            f"Author: Bench Reader\nDate: 2030-01-01T00:{n % 60:02d}:00\nType: comment\n\nComment {n}.\n",
+            encoding="utf-8",
         )
 
     rows.append(("our site, after editing one post", median_of(runs, ours, before=edit_post)))
@@ -179,7 +205,9 @@ def main() -> None:
     lines = ["| posts | build | median seconds | peak memory MB |", "|---:|---|---:|---:|"]
     for count in (int(s) for s in args.sizes.split(",")):
         for label, result in bench_size(count, args.runs, args.work):
-            lines.append(f"| {count} | {label} | {result['seconds']:.2f} | {result['peak_mb']:.0f} |")
+            lines.append(
+                f"| {count} | {label} | {result['seconds']:.2f} | {result['peak_mb']:.0f} |"
+            )
             print(lines[-1], flush=True)
     table = "\n".join(lines)
     report = (

@@ -15,26 +15,150 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-WORDS = (
-    "customer relationship encounter transaction conversation uniqueness engagement moment "
-    "interaction trust attention listen question story brand harmony service team client meeting "
-    "call email promise value habit practice notice better worse same build improve every "
-    "person business company people time work week today idea answer problem help care "
-    "understand remember learn share change choose follow offer respect simple real honest"
-).split()
-COMMON = "the a of to and in that is for it with as on be at by this we you your our".split()
-THEMES = (
-    "Encounter Conversation Uniqueness Engagement Listening Curiosity Patience Generosity "
-    "Candor Follow-through Memory Attention Gratitude Surprise Context Timing Clarity Trust"
-).split()
+WORDS = [
+    "customer",
+    "relationship",
+    "encounter",
+    "transaction",
+    "conversation",
+    "uniqueness",
+    "engagement",
+    "moment",
+    "interaction",
+    "trust",
+    "attention",
+    "listen",
+    "question",
+    "story",
+    "brand",
+    "harmony",
+    "service",
+    "team",
+    "client",
+    "meeting",
+    "call",
+    "email",
+    "promise",
+    "value",
+    "habit",
+    "practice",
+    "notice",
+    "better",
+    "worse",
+    "same",
+    "build",
+    "improve",
+    "every",
+    "person",
+    "business",
+    "company",
+    "people",
+    "time",
+    "work",
+    "week",
+    "today",
+    "idea",
+    "answer",
+    "problem",
+    "help",
+    "care",
+    "understand",
+    "remember",
+    "learn",
+    "share",
+    "change",
+    "choose",
+    "follow",
+    "offer",
+    "respect",
+    "simple",
+    "real",
+    "honest",
+]
+COMMON = [
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "in",
+    "that",
+    "is",
+    "for",
+    "it",
+    "with",
+    "as",
+    "on",
+    "be",
+    "at",
+    "by",
+    "this",
+    "we",
+    "you",
+    "your",
+    "our",
+]
+THEMES = [
+    "Encounter",
+    "Conversation",
+    "Uniqueness",
+    "Engagement",
+    "Listening",
+    "Curiosity",
+    "Patience",
+    "Generosity",
+    "Candor",
+    "Follow-through",
+    "Memory",
+    "Attention",
+    "Gratitude",
+    "Surprise",
+    "Context",
+    "Timing",
+    "Clarity",
+    "Trust",
+]
 TAGS = [f"topic-{n}" for n in range(40)]
-FIRST = "Amanda Tom Michael Dave Omer David Greg Richard Mary Susie Andy Lena Ravi Chloe Ines Kofi".split()
-LAST = "Cullen McCallum Navarro Rosen Balanko Morton Schmidt Dias Thorp Park Okafor Silva Brandt".split()
+FIRST = [
+    "Amanda",
+    "Tom",
+    "Michael",
+    "Dave",
+    "Omer",
+    "David",
+    "Greg",
+    "Richard",
+    "Mary",
+    "Susie",
+    "Andy",
+    "Lena",
+    "Ravi",
+    "Chloe",
+    "Ines",
+    "Kofi",
+]
+LAST = [
+    "Cullen",
+    "McCallum",
+    "Navarro",
+    "Rosen",
+    "Balanko",
+    "Morton",
+    "Schmidt",
+    "Dias",
+    "Thorp",
+    "Park",
+    "Okafor",
+    "Silva",
+    "Brandt",
+]
 AUTHOR = "Steve Yastrow"
 
 
 def sentence(rng: random.Random, low: int = 8, high: int = 20) -> str:
-    words = [rng.choice(WORDS if rng.random() < 0.6 else COMMON) for _ in range(rng.randint(low, high))]
+    words = [
+        rng.choice(WORDS if rng.random() < 0.6 else COMMON) for _ in range(rng.randint(low, high))
+    ]
     return " ".join(words).capitalize() + rng.choice(".....?!")
 
 
@@ -82,7 +206,9 @@ def comment_tree(rng: random.Random, count: int, start: dt.datetime) -> list[dic
             candidate = rng.choice(comments)
             if candidate["depth"] < 5:
                 parent = candidate
-        author = AUTHOR if parent and rng.random() < 0.3 else f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        author = (
+            AUTHOR if parent and rng.random() < 0.3 else f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        )
         comments.append(
             {
                 "id": f"comment-{number:03d}",
@@ -123,7 +249,9 @@ def generate(count: int, target: Path, seed: int = 2009) -> Path:
         ]
         week_number = number // 3  # a kick-off post and follow-ups each week
         if rng.random() < 0.6:
-            meta.append(f"Week: {THEMES[week_number % len(THEMES)]} {week_number // len(THEMES) + 1}")
+            meta.append(
+                f"Week: {THEMES[week_number % len(THEMES)]} {week_number // len(THEMES) + 1}"
+            )
         elif rng.random() < 0.3:
             series = rng.choice(series_names)
             meta += [f"Series: {series}", f"Series-part: {number}"]
@@ -140,7 +268,9 @@ def generate(count: int, target: Path, seed: int = 2009) -> Path:
                 if c["reply_to"]:
                     header.append(f"Reply-To: {c['reply_to']}")
                 header.append("Type: comment")
-                (folder / f"{c['id']}.md").write_text("\n".join(header) + "\n\n" + c["text"] + "\n", encoding="utf-8")
+                (folder / f"{c['id']}.md").write_text(
+                    "\n".join(header) + "\n\n" + c["text"] + "\n", encoding="utf-8"
+                )
     return content
 
 

@@ -29,6 +29,8 @@ class BuildReport:
     errors: list[str] = field(default_factory=list)
     articles: int = 0
     pages: int = 0
+    made: int = 0  # output files rendered in this build
+    reused: int = 0  # output files linked unchanged from the previous build
 
 
 class ErrorCollector(logging.Handler):
@@ -66,12 +68,16 @@ def build_site(
     overrides: dict | None = None,
     *,
     strict: bool = False,
+    incremental: bool = True,
 ) -> BuildReport:
     """Build into a staging folder, then replace OUTPUT_PATH with it in one rename.
 
     With ``strict``, any ERROR logged during the build fails it (for publishing) and the old
-    output stays in place.
+    output stays in place. With ``incremental``, files whose inputs did not change since the last
+    build are linked from it instead of made again (see encounter_habit.incremental).
     """
+    from encounter_habit import incremental as memo_module
+
     settings = load_settings(settings_file, overrides)
     output = Path(settings["OUTPUT_PATH"]).resolve()
     staging = output.with_name(f".{output.name}.staging")
@@ -79,27 +85,66 @@ def build_site(
     settings["OUTPUT_PATH"] = str(staging)
     # The staging folder is always fresh, so Pelican must not try to clean it again.
     settings["DELETE_OUTPUT_DIRECTORY"] = False
+    memo = prepare_memo(settings, output, staging) if incremental else None
 
     forget_logged_warnings()
     collector = ErrorCollector()
     root = logging.getLogger()
     root.addHandler(collector)
+    memo_module.activate(memo)
     try:
         report = run_pelican(settings, staging)
     except Exception as exc:  # a crash anywhere in Pelican or a plugin
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed(f"build failed, {output} left as it was: {exc}") from exc
     finally:
+        memo_module.activate(None)
         root.removeHandler(collector)
     report.errors = collector.lines
     if strict and report.errors:
         shutil.rmtree(staging, ignore_errors=True)
-        raise BuildFailed(
-            f"{len(report.errors)} error(s) in the content; {output} left as it was"
-        )
+        raise BuildFailed(f"{len(report.errors)} error(s) in the content; {output} left as it was")
     swap_in(staging, output)
+    if memo:
+        memo.save()
+        report.made, report.reused = memo.made, memo.reused
     report.output = output
     return report
+
+
+def prepare_memo(settings: dict, output: Path, staging: Path):
+    """Turn on content caching in a cache folder of this code and settings; return the memo."""
+    from encounter_habit.incremental import MANIFEST, Memo, code_key
+
+    key = code_key(settings)
+    cache_root = Path(settings["CACHE_PATH"]).resolve()
+    cache = cache_root / key[:16]
+    # Caches of other code or settings (another theme version, publishconf) are kept, the two
+    # most recent only, so switching between `build` and `publish` does not start from nothing.
+    if cache_root.is_dir():
+        others = sorted(
+            (p for p in cache_root.iterdir() if p.is_dir() and p != cache),
+            key=lambda p: p.stat().st_mtime,
+        )
+        for old in others[:-1]:
+            shutil.rmtree(old, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    os.utime(cache)
+    settings.update(
+        CACHE_PATH=str(cache),
+        CACHE_CONTENT=True,
+        LOAD_CONTENT_CACHE=True,
+        CONTENT_CACHING_LAYER="reader",
+    )
+    # Compiled templates, kept between builds (Jinja checks each template's source checksum).
+    from jinja2 import FileSystemBytecodeCache
+
+    (cache / "jinja").mkdir(exist_ok=True)
+    settings["JINJA_ENVIRONMENT"] = {
+        **settings["JINJA_ENVIRONMENT"],
+        "bytecode_cache": FileSystemBytecodeCache(str(cache / "jinja")),
+    }
+    return Memo(output, staging, cache / MANIFEST, key)
 
 
 def forget_logged_warnings() -> None:

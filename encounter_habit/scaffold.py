@@ -26,12 +26,10 @@ class PostExists(Exception):
     """A post with that slug is already there; nothing was written."""
 
 
-def new_post(
-    content_dir: Path, title: str, author: str, now: dt.datetime | None = None
-) -> Path:
+def new_post(content_dir: Path, title: str, author: str, now: dt.datetime | None = None) -> Path:
     """Write ``posts/YYYY-MM-DD-slug.md`` and return its path; refuse to overwrite any post."""
     if not title.strip():
-        raise ValueError("new-post needs a title, e.g. invoke new-post \"The Week of Listening\"")
+        raise ValueError('new-post needs a title, e.g. invoke new-post "The Week of Listening"')
     now = now or dt.datetime.now().replace(second=0, microsecond=0)
     slug = slugify(title, regex_subs=DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"])
     posts = content_dir / "posts"
@@ -40,7 +38,9 @@ def new_post(
     if clashes:
         raise PostExists(f"{clashes[0]} already exists; choose another title or edit that post")
     posts.mkdir(parents=True, exist_ok=True)
-    text = TEMPLATE.format(title=title.strip(), date=f"{now:%Y-%m-%d %H:%M}", author=author, slug=slug)
+    text = TEMPLATE.format(
+        title=title.strip(), date=f"{now:%Y-%m-%d %H:%M}", author=author, slug=slug
+    )
     # 'x' mode: even a post created between the check and here is never overwritten.
     with path.open("x", encoding="utf-8") as handle:
         handle.write(text)

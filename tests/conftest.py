@@ -35,9 +35,20 @@ class Site:
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
         return path
 
-    def post(self, slug: str, title: str | None = None, date: str = "2009-09-21 09:00", body: str = "Body text.", **meta: str) -> Path:
+    def post(
+        self,
+        slug: str,
+        title: str | None = None,
+        date: str = "2009-09-21 09:00",
+        body: str = "Body text.",
+        **meta: str,
+    ) -> Path:
         """Write a minimal valid post; extra metadata as keyword arguments (series_part -> Series-part)."""
-        lines = [f"Title: {title or slug.replace('-', ' ').title()}", f"Date: {date}", f"Slug: {slug}"]
+        lines = [
+            f"Title: {title or slug.replace('-', ' ').title()}",
+            f"Date: {date}",
+            f"Slug: {slug}",
+        ]
         lines += [f"{key.replace('_', '-').capitalize()}: {value}" for key, value in meta.items()]
         return self.write(f"posts/{slug}.md", "\n".join(lines) + "\n\n" + body + "\n")
 
@@ -85,4 +96,6 @@ def full_site(tmp_path_factory) -> BuiltSite:
     root = tmp_path_factory.mktemp("full-site")
     overrides = {"OUTPUT_PATH": str(root / "output"), "CACHE_PATH": str(root / "cache")}
     report = build_site(ROOT / "pelicanconf.py", overrides)
-    return BuiltSite(report.output, load_settings(ROOT / "pelicanconf.py", overrides), report.errors)
+    return BuiltSite(
+        report.output, load_settings(ROOT / "pelicanconf.py", overrides), report.errors
+    )

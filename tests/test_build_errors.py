@@ -23,7 +23,9 @@ def test_bad_date_is_one_line_naming_file_line_and_fix_and_the_rest_builds(site)
         "YYYY-MM-DD HH:MM, e.g. 2026-11-23 09:00 (file skipped)"
     ]
     assert (site.output / "2009/09/good/index.html").is_file()
-    assert [a.get_text() for a in site.soup("index.html").select(".post-card__title a")] == ["Good post"]
+    assert [a.get_text() for a in site.soup("index.html").select(".post-card__title a")] == [
+        "Good post"
+    ]
 
 
 def test_missing_title_is_reported_with_the_fix(site):
@@ -53,9 +55,7 @@ def test_strict_build_fails_on_a_content_error_and_keeps_the_last_good_site(site
     before = site.page("index.html")
     site.write("posts/bad.md", "Title: Bad\nDate: 31/31/2009\n\nBody.\n")
     with pytest.raises(BuildFailed, match="1 error"):
-        build_site(
-            ROOT / "publishconf.py", site.settings_overrides(), strict=True
-        )
+        build_site(ROOT / "publishconf.py", site.settings_overrides(), strict=True)
     assert site.page("index.html") == before
     assert not list(site.root.glob(".output.*"))
 
@@ -78,21 +78,27 @@ def test_a_crashing_build_leaves_the_previous_output_in_place(site, tmp_path):
 def settings_file(site):
     """A settings file like an author's, pointing at the tiny tree."""
     path = site.root / "conf.py"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
         from pelicanconf import *
-        THEME = {str(ROOT / 'theme')!r}
-        PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]
+        THEME = {str(ROOT / "theme")!r}
+        PLUGIN_PATHS = [{str(ROOT / "plugins")!r}]
         PATH = {str(site.content)!r}
         OUTPUT_PATH = {str(site.output)!r}
-    """))
+    """)
+    )
     return path
 
 
 def invoke(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

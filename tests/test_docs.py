@@ -24,9 +24,20 @@ def project_settings() -> dict:
 
 # Pelican settings that Pelican documents but gives no default (so DEFAULT_CONFIG lacks them).
 PELICAN_WITHOUT_DEFAULT = {
-    "ARCHIVES_URL", "ARCHIVES_SAVE_AS", "AUTHORS_URL", "AUTHORS_SAVE_AS", "CATEGORIES_SAVE_AS",
-    "FEED_ALL_RSS", "MENUITEMS", "SITESUBTITLE", "TAGS_URL", "TAGS_SAVE_AS", "TAG_FEED_ATOM",
-    "TIMEZONE", "ROBOTS_SAVE_AS",  # <NAME>_SAVE_AS of a direct template, Pelican's own convention
+    "ARCHIVES_URL",
+    "ARCHIVES_SAVE_AS",
+    "AUTHORS_URL",
+    "AUTHORS_SAVE_AS",
+    "CATEGORIES_SAVE_AS",
+    "FEED_ALL_RSS",
+    "MENUITEMS",
+    "SITESUBTITLE",
+    "TAGS_URL",
+    "TAGS_SAVE_AS",
+    "TAG_FEED_ATOM",
+    "TIMEZONE",
+    "SUMMARY_MAX_PARAGRAPHS",
+    "ROBOTS_SAVE_AS",  # <NAME>_SAVE_AS of a direct template, Pelican's own convention
 }
 ADDED = {
     name: value
@@ -37,7 +48,11 @@ ADDED = {
 
 def task_names() -> list[str]:
     listing = subprocess.run(
-        [sys.executable, "-m", "invoke", "--list"], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "invoke", "--list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return re.findall(r"^  (\S+)", listing, flags=re.M)
 
@@ -64,4 +79,6 @@ def test_every_added_setting_is_in_the_readme(name):
     value = ADDED[name]
     if isinstance(value, dict):
         for key in value:
-            assert f'"{key}"' in README or f"`{key}`" in README, f"{name}[{key!r}] is not documented"
+            assert f'"{key}"' in README or f"`{key}`" in README, (
+                f"{name}[{key!r}] is not documented"
+            )

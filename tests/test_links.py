@@ -24,7 +24,9 @@ def site_bases(settings: dict) -> list[str]:
     bases = {settings.get("SITEURL", "")}
     for value in settings.values():
         if isinstance(value, dict):
-            bases.update(v for k, v in value.items() if k in ("site_url", "siteurl") and isinstance(v, str))
+            bases.update(
+                v for k, v in value.items() if k in ("site_url", "siteurl") and isinstance(v, str)
+            )
     return sorted(base.rstrip("/") + "/" for base in bases if base.startswith("http"))
 
 
@@ -42,7 +44,8 @@ def target_file(output: Path, url_path: str) -> Path:
 def ids_of(path: Path) -> frozenset[str]:
     soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
     return frozenset(
-        [tag["id"] for tag in soup.find_all(id=True)] + [tag["name"] for tag in soup.find_all("a", attrs={"name": True})]
+        [tag["id"] for tag in soup.find_all(id=True)]
+        + [tag["name"] for tag in soup.find_all("a", attrs={"name": True})]
     )
 
 
@@ -59,12 +62,12 @@ def internal_links(output: Path, path: Path, bases: list[str]) -> list[tuple[str
                 if not url or url.startswith(("mailto:", "tel:", "data:", "javascript:")):
                     continue
                 if re.match(r"^[a-z][a-z0-9+.-]*:", url, flags=re.I):
-                    found += [(url, "/" + url[len(b):]) for b in bases if url.startswith(b)]
+                    found += [(url, "/" + url[len(b) :]) for b in bases if url.startswith(b)]
                 else:
                     found.append((url, urljoin(here, url)))
     else:
         for url in ABSOLUTE_URL.findall(text):
-            found += [(url, "/" + url[len(b):]) for b in bases if url.startswith(b)]
+            found += [(url, "/" + url[len(b) :]) for b in bases if url.startswith(b)]
     # placeholders the sender fills per subscriber are not links yet
     return [(url, local) for url, local in found if "%%" not in url]
 
@@ -87,8 +90,14 @@ def test_every_internal_link_resolves_to_a_file_and_anchor(full_site):
             parts = urlsplit(local)
             target = target_file(output, parts.path) if parts.path else path
             if not target.is_file():
-                broken.append(f"{path.relative_to(output)}: {url} -> no file {target.relative_to(output)}")
-            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in ids_of(target):
+                broken.append(
+                    f"{path.relative_to(output)}: {url} -> no file {target.relative_to(output)}"
+                )
+            elif (
+                parts.fragment
+                and target.suffix == ".html"
+                and unquote(parts.fragment) not in ids_of(target)
+            ):
                 broken.append(f"{path.relative_to(output)}: {url} -> no #{parts.fragment}")
     assert broken == []
 
@@ -116,6 +125,8 @@ def test_no_page_is_orphaned(full_site):
     assert len(seen) > 10
 
 
-@pytest.mark.parametrize("url", ["/2009/09/make-this-the-week-of-encounter/", "/archives/", "/about/"])
+@pytest.mark.parametrize(
+    "url", ["/2009/09/make-this-the-week-of-encounter/", "/archives/", "/about/"]
+)
 def test_key_pages_are_reachable_from_home(full_site, url):
     assert target_file(full_site.output, url).is_file()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from content_checks.content_checks import read_header
 
 from encounter_habit.scaffold import PostExists, new_post
-from content_checks.content_checks import read_header
 
 NOW = dt.datetime(2026, 11, 23, 9, 30)
 
@@ -44,7 +44,9 @@ def test_new_post_refuses_to_overwrite_an_existing_post(site):
     with pytest.raises(PostExists, match="already exists"):
         new_post(site.content, "The Week of Listening", "Steve Yastrow", now=NOW)
     with pytest.raises(PostExists, match="2026-11-23-the-week-of-listening.md"):
-        new_post(site.content, "The week of listening!", "Steve Yastrow", now=NOW + dt.timedelta(days=3))
+        new_post(
+            site.content, "The week of listening!", "Steve Yastrow", now=NOW + dt.timedelta(days=3)
+        )
     assert path.read_text() == edited
 
 

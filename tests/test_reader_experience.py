@@ -75,12 +75,19 @@ def open_page(chromium, url: str, width: int, scheme: str = "light"):
     context = chromium.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     page.on(
         "response",
-        lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 and r.url != url else None,
+        lambda r: (
+            problems.append(f"HTTP {r.status}: {r.url}")
+            if r.status >= 400 and r.url != url
+            else None
+        ),
     )
     page.goto(url, wait_until="load")
     return context, page, problems
@@ -89,7 +96,9 @@ def open_page(chromium, url: str, width: int, scheme: str = "light"):
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", PAGE_NAMES)
-def test_page_renders_without_errors_or_horizontal_scroll(chromium, full_site, served, screenshots, name, width):
+def test_page_renders_without_errors_or_horizontal_scroll(
+    chromium, full_site, served, screenshots, name, width
+):
     path = page_types(full_site.output)[name]
     context, page, problems = open_page(chromium, served + path, width)
     try:
@@ -138,7 +147,9 @@ ACTIVE = """
 
 @pytest.mark.browser
 @pytest.mark.parametrize("name", ["home", "post-with-thread", "ebook-chapter", "week"])
-def test_keyboard_reaches_every_link_and_control_with_a_visible_focus_ring(chromium, full_site, served, name):
+def test_keyboard_reaches_every_link_and_control_with_a_visible_focus_ring(
+    chromium, full_site, served, name
+):
     path = page_types(full_site.output)[name]
     context, page, _ = open_page(chromium, served + path, 1280)
     try:
@@ -160,7 +171,9 @@ def test_keyboard_reaches_every_link_and_control_with_a_visible_focus_ring(chrom
 
 @pytest.mark.browser
 def test_skip_link_is_first_shows_on_focus_and_moves_focus_to_main(chromium, served):
-    context, page, _ = open_page(chromium, served + "/2008/02/ask-yourself-this-question-did-our-relationship-improve/", 360)
+    context, page, _ = open_page(
+        chromium, served + "/2008/02/ask-yourself-this-question-did-our-relationship-improve/", 360
+    )
     try:
         page.keyboard.press("Tab")
         skip = page.locator(".skip-link")
@@ -175,7 +188,9 @@ def test_skip_link_is_first_shows_on_focus_and_moves_focus_to_main(chromium, ser
 
 
 @pytest.mark.browser
-def test_page_weight_of_each_type_is_reported_and_a_post_stays_under_budget(chromium, full_site, served):
+def test_page_weight_of_each_type_is_reported_and_a_post_stays_under_budget(
+    chromium, full_site, served
+):
     weights = {}
     for name, path in page_types(full_site.output).items():
         context = chromium.new_context(viewport={"width": 1280, "height": 900})
@@ -201,7 +216,9 @@ def test_every_generated_page_is_valid_html(full_site):
     pages = sorted(str(p) for p in full_site.output.rglob("*.html"))
     result = subprocess.run(
         [java, "-jar", str(jar), "--errors-only", "--format", "json", *pages],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     messages = json.loads(result.stderr or result.stdout or '{"messages": []}')["messages"]
     errors = [

@@ -9,11 +9,24 @@ import pytest
 
 @pytest.fixture
 def small_site(site):
-    site.post("make-this-the-week-of-encounter", "Make this the Week of Encounter",
-              date="2009-09-21 09:14", tags="encounters, habits", summary="Notice every interaction.")
-    site.post("recalibrating", "Recalibrating Customer Interactions", date="2009-03-31 10:00", tags="brand harmony")
+    site.post(
+        "make-this-the-week-of-encounter",
+        "Make this the Week of Encounter",
+        date="2009-09-21 09:14",
+        tags="encounters, habits",
+        summary="Notice every interaction.",
+    )
+    site.post(
+        "recalibrating",
+        "Recalibrating Customer Interactions",
+        date="2009-03-31 10:00",
+        tags="brand harmony",
+    )
     site.write("pages/about.md", "Title: About\nSlug: about\n\nWho writes this.\n")
-    site.write("pages/404.md", "Title: Page not found\nSlug: 404\nSave_as: 404.html\nURL: 404.html\nStatus: hidden\nTemplate: 404\n\nNothing here.\n")
+    site.write(
+        "pages/404.md",
+        "Title: Page not found\nSlug: 404\nSave_as: 404.html\nURL: 404.html\nStatus: hidden\nTemplate: 404\n\nNothing here.\n",
+    )
     report = site.build()
     assert report.errors == []
     return site
@@ -57,16 +70,23 @@ def test_post_urls_are_pretty_and_listed_on_the_home_page(small_site):
 
 def test_home_page_cards_show_title_date_and_summary(small_site):
     card = small_site.soup("index.html").select_one(".post-card")
-    assert card.select_one(".post-card__title").get_text(strip=True) == "Make this the Week of Encounter"
+    assert (
+        card.select_one(".post-card__title").get_text(strip=True)
+        == "Make this the Week of Encounter"
+    )
     assert card.find("time")["datetime"].startswith("2009-09-21T09:14")
-    assert card.select_one(".post-card__summary").get_text(strip=True) == "Notice every interaction."
+    assert (
+        card.select_one(".post-card__summary").get_text(strip=True) == "Notice every interaction."
+    )
 
 
 def test_post_page_has_canonical_open_graph_and_tags(small_site):
     soup = small_site.soup("2009/09/make-this-the-week-of-encounter/index.html")
     assert soup.find("link", rel="canonical")["href"] == "/2009/09/make-this-the-week-of-encounter/"
     assert soup.find("meta", property="og:type")["content"] == "article"
-    assert soup.find("meta", attrs={"name": "description"})["content"] == "Notice every interaction."
+    assert (
+        soup.find("meta", attrs={"name": "description"})["content"] == "Notice every interaction."
+    )
     assert [a.get_text() for a in soup.select(".post__tags a[rel=tag]")] == ["encounters", "habits"]
 
 

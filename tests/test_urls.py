@@ -20,7 +20,10 @@ def test_relative_links_and_images_become_absolute():
         "https://example.com/about/",
     ]
     assert soup.img["src"] == "https://example.com/2009/09/a-post/images/cover.png"
-    assert soup.img["srcset"] == "https://example.com/2009/09/a-post/a.png 1x, https://example.com/b.png 2x"
+    assert (
+        soup.img["srcset"]
+        == "https://example.com/2009/09/a-post/a.png 1x, https://example.com/b.png 2x"
+    )
 
 
 def test_absolute_fragment_and_mailto_links_are_kept():

@@ -1,9 +1,11 @@
 """Content checks: a post with a bad date, no title or an unknown status gets one clear line.
 
 Pelican logs such files with a traceback-shaped message (or quietly skips them) and still exits 0.
-This plugin swaps in a Markdown reader that checks the metadata header first: each problem is
-logged as one ERROR line ``path:line: what is wrong; how to fix it`` and the file is skipped, so
-the rest of the site builds. The build task counts those ERROR lines to fail ``invoke publish``.
+This plugin checks the metadata header of every Markdown file before Pelican reads it (and
+before Pelican's content cache could hand back an earlier reading, so a bad file is reported on
+every build): each problem is logged as one ERROR line ``path:line: what is wrong; how to fix it``
+and the file is skipped, so the rest of the site builds. The build task counts those ERROR lines
+to fail ``invoke publish``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import re
 
 from pelican import signals
+from pelican.contents import Article, SkipStub
 from pelican.readers import MarkdownReader
 from pelican.utils import get_date
 
@@ -81,35 +84,31 @@ def display_path(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-class CheckedMarkdownReader(MarkdownReader):
-    """Pelican's Markdown reader, refusing a file whose metadata header is wrong."""
+def check_before_reading(readers) -> None:
+    """Make the readers check a Markdown file's header before reading (or recalling) it."""
+    read_file = readers.read_file
 
-    def read(self, source_path):
-        header = read_header(source_path)
-        problems = header_problems(header, needs_date=self._is_article(source_path))
-        if not problems:
-            return super().read(source_path)
-        for line, message in problems:
-            logger.error(
-                "content_checks: %s:%d: %s (file skipped)", display_path(source_path), line, message
-            )
-        # status 'skip' makes Pelican drop the file without logging it a second time.
-        return "", {"status": "skip"}
+    def checked_read_file(base_path, path, content_class=None, *args, **kwargs):
+        source = os.path.abspath(os.path.join(base_path, path))
+        extension = os.path.splitext(source)[1].lstrip(".")
+        if extension in MarkdownReader.file_extensions:
+            needs_date = content_class is Article and not readers.settings.get("DEFAULT_DATE")
+            problems = header_problems(read_header(source), needs_date=needs_date)
+            if problems:
+                for line, message in problems:
+                    logger.error(
+                        "content_checks: %s:%d: %s (file skipped)",
+                        display_path(source),
+                        line,
+                        message,
+                    )
+                return SkipStub(None, source_path=source)
+        if content_class is None:
+            return read_file(base_path, path, *args, **kwargs)
+        return read_file(base_path, path, content_class, *args, **kwargs)
 
-    def _is_article(self, source_path: str) -> bool:
-        content_root = os.path.abspath(self.settings["PATH"])
-        relative = os.path.relpath(os.path.abspath(source_path), content_root)
-        return any(
-            relative == folder or relative.startswith(folder.rstrip("/") + os.sep)
-            for folder in self.settings["ARTICLE_PATHS"]
-        ) and not self.settings.get("DEFAULT_DATE")
-
-
-def use_checked_reader(readers) -> None:
-    """Read every Markdown extension with the checking reader."""
-    for extension in CheckedMarkdownReader.file_extensions:
-        readers.reader_classes[extension] = CheckedMarkdownReader
+    readers.read_file = checked_read_file
 
 
 def register() -> None:
-    signals.readers_init.connect(use_checked_reader)
+    signals.readers_init.connect(check_before_reading)

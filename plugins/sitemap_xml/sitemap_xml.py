@@ -29,7 +29,9 @@ def settings_of(pelican_settings: dict) -> dict:
     """The plugin's settings: SITEMAP_XML merged over DEFAULTS."""
     settings = {**DEFAULTS, **pelican_settings.get("SITEMAP_XML", {})}
     if not isinstance(settings["exclude"], list | tuple):
-        logger.error("sitemap_xml: SITEMAP_XML['exclude'] must be a list, not %r", settings["exclude"])
+        logger.error(
+            "sitemap_xml: SITEMAP_XML['exclude'] must be a list, not %r", settings["exclude"]
+        )
         settings["exclude"] = DEFAULTS["exclude"]
     return settings
 
@@ -60,8 +62,10 @@ def write_sitemap(pelican) -> None:
             continue
         url = relative[: -len("index.html")] if relative.endswith("index.html") else relative
         entries.append((f"{siteurl}/{url}", lastmod))
-    lines = ['<?xml version="1.0" encoding="utf-8"?>',
-             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+    ]
     for url, lastmod in sorted(entries):
         stamp = f"<lastmod>{lastmod}</lastmod>" if lastmod else ""
         lines.append(f"  <url><loc>{escape(url)}</loc>{stamp}</url>")

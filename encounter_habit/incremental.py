@@ -1,0 +1,275 @@
+"""Incremental builds: make each output file again only when what it is made from changed.
+
+Every output file gets a *key*: a hash of everything it is made from. The keys of the last good
+build are kept in a manifest beside the content cache. A build writes into a fresh staging folder
+(see build.py); for a file whose key did not change, it hard-links the previous build's file into
+staging instead of rendering it again, so the result is byte-identical to a clean build.
+
+A page's key is made of:
+- the *code key*: templates, plugins, this package and the settings; a change there makes
+  everything again;
+- the *site key*: what every page may show of any content: titles, URLs, dates, tags, series and
+  all other metadata (not bodies or comments); a change there makes everything again;
+- the fingerprints of the variables its template (with everything it extends, includes and
+  imports) refers to; a post is fingerprinted by its source file and its comments.
+
+Plugins that write files themselves (feeds, emails) call :func:`active` and use ``reuse`` and
+``record`` with keys of their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+PACKAGE = Path(__file__).resolve().parent
+MANIFEST = "manifest.json"
+# Settings that differ between two builds of the same site without changing a byte of it.
+VOLATILE_SETTINGS = {"OUTPUT_PATH", "CACHE_PATH", "INCREMENTAL"}
+
+
+def digest(*parts: str) -> str:
+    """A short, stable hash of some strings."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def files_digest(paths: Iterable[Path]) -> str:
+    """Hash of the names and bytes of files."""
+    h = hashlib.blake2b(digest_size=16)
+    for path in sorted(paths):
+        h.update(str(path).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _stable(value: Any) -> Any:
+    """A JSON stand-in for a settings value that is not plain data (never a memory address)."""
+    if callable(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__name__)}"
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def code_key(settings: dict) -> str:
+    """What every output depends on: theme templates, plugin and package code, settings."""
+    roots = [Path(settings["THEME"]) / "templates", PACKAGE]
+    roots += [Path(p) for p in settings.get("PLUGIN_PATHS", [])]
+    files = []
+    for root in roots:
+        if root.is_dir():
+            files += [
+                p
+                for p in root.rglob("*")
+                if p.is_file() and p.suffix in {".py", ".html", ".txt", ".css", ".xml", ".json"}
+            ]
+    relevant = {k: v for k, v in settings.items() if k not in VOLATILE_SETTINGS}
+    return digest(files_digest(files), json.dumps(relevant, sort_keys=True, default=_stable))
+
+
+class Memo:
+    """The keys of the previous build's outputs, and those of the build under way."""
+
+    def __init__(self, previous_output: Path, staging: Path, manifest: Path, code: str) -> None:
+        self.previous_output = previous_output
+        self.staging = staging
+        self.manifest_path = manifest
+        self.code = code
+        self.site = ""  # set once the generators have read all content
+        self.keys: dict[str, str] = {}
+        self.reused = 0
+        self.made = 0
+        try:
+            self.previous = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.previous = {}
+        if self.previous.get("code") != code:
+            self.previous = {}
+        self._previous_keys: dict[str, str] = self.previous.get("files", {})
+        # template name -> the variables it reads (templates are part of the code key, so these
+        # stay true as long as the manifest does)
+        self.variables: dict[str, list[str] | None] = self.previous.get("variables", {})
+        self._fingerprints: dict[int, str] = {}
+
+    def reuse(self, relative: str, key: str) -> bool:
+        """Link the previous build's file into staging when its key is unchanged; True if done."""
+        self.keys[relative] = key
+        if self._previous_keys.get(relative) != key:
+            self.made += 1
+            return False
+        old = self.previous_output / relative
+        new = self.staging / relative
+        try:
+            new.parent.mkdir(parents=True, exist_ok=True)
+            os.link(old, new)
+        except FileExistsError:
+            return True
+        except OSError:
+            self.made += 1
+            return False
+        self.reused += 1
+        return True
+
+    def record(self, relative: str, key: str) -> None:
+        """Note the key of a file written in this build."""
+        self.keys[relative] = key
+
+    def save(self) -> None:
+        """Keep this build's keys for the next build (call only once the build was swapped in)."""
+        self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.manifest_path.with_suffix(".tmp")
+        data = {"code": self.code, "variables": self.variables, "files": self.keys}
+        temporary.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(temporary, self.manifest_path)
+
+    # Fingerprints -------------------------------------------------------------------------
+
+    def content_fingerprint(self, content: Any) -> str:
+        """A post or page: its source file's bytes and whatever plugins attach (comments)."""
+        cached = self._fingerprints.get(id(content))
+        if cached is None:
+            parts = [type(content).__name__, str(getattr(content, "source_path", ""))]
+            source = getattr(content, "source_path", None)
+            if source and os.path.isfile(source):
+                with open(source, "rb") as handle:
+                    parts.append(hashlib.blake2b(handle.read(), digest_size=16).hexdigest())
+            parts.append(str(getattr(content, "comments_fingerprint", "")))
+            parts.append(str(getattr(content, "status", "")))
+            cached = digest(*parts)
+            self._fingerprints[id(content)] = cached
+        return cached
+
+    def fingerprint(self, value: Any, depth: int = 0) -> str:
+        """A stable string for a template variable's value; changes when what it shows changes."""
+        from pelican.contents import Content
+        from pelican.paginator import Page, Paginator
+        from pelican.urlwrappers import URLWrapper
+
+        if value is None or isinstance(value, str | int | float | bool):
+            return repr(value)
+        if isinstance(value, Content):
+            return "C" + self.content_fingerprint(value)
+        if isinstance(value, dt.date | dt.datetime):
+            return value.isoformat()
+        if isinstance(value, URLWrapper):
+            return f"U{type(value).__name__}:{value.name}:{value.slug}"
+        if isinstance(value, Page):
+            if depth > 0:  # a neighbouring page: templates link to it, nothing more
+                return f"P{value.number}:{value.url}"
+            return f"P{value.number}/{value.paginator.num_pages}:" + self.fingerprint(
+                value.object_list, 1
+            )
+        if isinstance(value, Paginator):
+            return f"G{value.num_pages}:{value.count}:{value.per_page}"
+        if isinstance(value, dict):
+            return (
+                "{"
+                + ",".join(
+                    f"{k!r}:{self.fingerprint(v, depth + 1)}"
+                    for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+                )
+                + "}"
+            )
+        if isinstance(value, list | tuple):
+            return "[" + ",".join(self.fingerprint(v, depth + 1) for v in value) + "]"
+        if isinstance(value, set | frozenset):
+            return "{" + ",".join(sorted(self.fingerprint(v, depth + 1) for v in value)) + "}"
+        if hasattr(value, "build_key"):
+            return str(value.build_key())
+        if depth < 3 and hasattr(value, "__dict__"):
+            fields = {
+                k: v for k, v in vars(value).items() if not k.startswith("_") and k != "settings"
+            }
+            return type(value).__name__ + self.fingerprint(fields, depth + 1)
+        return type(value).__name__
+
+
+class NullMemo(Memo):
+    """Used when no incremental build is under way (plain `pelican`, tests of one plugin)."""
+
+    def __init__(self) -> None:  # noqa: D107 - nothing to load
+        self.keys, self.code, self.site, self.variables = {}, "", "", {}
+        self._previous_keys, self._fingerprints = {}, {}
+        self.reused = self.made = 0
+
+    def reuse(self, relative: str, key: str) -> bool:
+        return False
+
+    def record(self, relative: str, key: str) -> None:
+        pass
+
+    def save(self) -> None:
+        pass
+
+
+_active: Memo = NullMemo()
+
+
+def active() -> Memo:
+    """The memo of the build under way (a NullMemo outside incremental builds)."""
+    return _active
+
+
+def activate(memo: Memo | None) -> None:
+    """Make ``memo`` the one plugins see (None: none)."""
+    global _active
+    _active = memo or NullMemo()
+
+
+def site_key(context: dict) -> str:
+    """What any page may show of any content: metadata and URLs of every post, page and chapter.
+
+    Content is found generically: every list in the context (and any object's ``chapters``) whose
+    items have a ``source_path`` and ``metadata``, so plugins' own content counts too.
+    """
+    seen: set[int] = set()
+    parts = []
+    for name in sorted(context):
+        value = context[name]
+        items = value if isinstance(value, list) else getattr(value, "chapters", None)
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if (
+                id(item) in seen
+                or not hasattr(item, "source_path")
+                or not hasattr(item, "metadata")
+            ):
+                continue
+            seen.add(id(item))
+            parts.append(_index_entry(item))
+    return digest(*sorted(parts))
+
+
+def _index_entry(content: Any) -> str:
+    metadata = {k: _stable_meta(v) for k, v in getattr(content, "metadata", {}).items()}
+    return json.dumps(
+        [
+            type(content).__name__,
+            str(content.source_path),
+            getattr(content, "url", ""),
+            getattr(content, "save_as", ""),
+            getattr(content, "status", ""),
+            metadata,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+
+
+def _stable_meta(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_stable_meta(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)

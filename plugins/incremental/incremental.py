@@ -1,0 +1,127 @@
+"""Incremental writer: pages whose inputs did not change are linked from the last build, not rendered.
+
+The keys and the memo live in encounter_habit.incremental; this plugin only plugs them into
+Pelican: it computes the site key once every generator has read its content, and replaces
+Pelican's writer by one that asks the memo before rendering each page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from jinja2 import meta
+from pelican import signals
+from pelican.writers import Writer
+
+from encounter_habit import incremental
+
+logger = logging.getLogger(__name__)
+
+
+def template_variables(environment, name: str) -> frozenset[str] | None:
+    """Variables a template reads, following extends/include/import; None if it cannot be known.
+
+    Parsing every template costs about a second, so the answer is kept in the memo's manifest,
+    which is only valid for the same templates (they are part of its code key).
+    """
+    memo = incremental.active()
+    if name not in memo.variables:
+        found = _collect(environment, name, set())
+        memo.variables[name] = sorted(found) if found is not None else None
+    known = memo.variables[name]
+    return frozenset(known) if known is not None else None
+
+
+def _collect(environment, name: str, seen: set[str]) -> frozenset[str] | None:
+    if name in seen:
+        return frozenset()
+    seen.add(name)
+    try:
+        source, _, _ = environment.loader.get_source(environment, name)
+    except Exception:  # an `include ... ignore missing` of a template that is not there
+        return frozenset()
+    tree = environment.parse(source)
+    found = set(meta.find_undeclared_variables(tree))
+    for referenced in meta.find_referenced_templates(tree):
+        if referenced is None:  # a template name computed at render time
+            return None
+        more = _collect(environment, referenced, seen)
+        if more is None:
+            return None
+        found |= more
+    return frozenset(found)
+
+
+class KeyedTemplate:
+    """Wraps a Jinja template: renders only when the page's key changed since the last build."""
+
+    def __init__(self, template, writer: IncrementalWriter) -> None:
+        self.template = template
+        self.writer = writer
+
+    def __getattr__(self, name):
+        return getattr(self.template, name)
+
+    def render(self, localcontext: dict) -> str:
+        memo = incremental.active()
+        environment = getattr(self.template, "environment", None)
+        if environment is None:  # not a Jinja template (text a plugin rendered itself)
+            return self.template.render(localcontext)
+        variables = template_variables(environment, self.template.name)
+        name = localcontext["output_file"]
+        if variables is None:
+            return self.template.render(localcontext)
+        key = incremental.digest(
+            memo.code,
+            memo.site,
+            self.template.name,
+            name,
+            *(f"{v}={memo.fingerprint(localcontext.get(v))}" for v in sorted(variables)),
+        )
+        if memo.reuse(name, key):
+            self.writer.reused.add(os.path.join(self.writer.output_path, name))
+            return ""
+        return self.template.render(localcontext)
+
+
+class IncrementalWriter(Writer):
+    """Pelican's writer, asking the memo before rendering each page."""
+
+    def __init__(self, output_path, settings=None):
+        super().__init__(output_path, settings=settings)
+        self.reused: set[str] = set()
+
+    def write_file(self, name, template, context, *args, override_output=False, **kwargs):
+        if not override_output:  # a page that overrides another is always made afresh
+            template = KeyedTemplate(template, self)
+        return super().write_file(
+            name, template, context, *args, override_output=override_output, **kwargs
+        )
+
+    def _open_w(self, filename, encoding, override=False):
+        if filename not in self.reused:
+            return super()._open_w(filename, encoding, override)
+        # the previous build's file is already linked in place: keep Pelican's bookkeeping of
+        # written files, but write nothing over it
+        if filename in self._written_files:
+            return super()._open_w(filename, encoding, override)
+        self._written_files.add(filename)
+        return open(os.devnull, "w", encoding=encoding)
+
+
+def compute_site_key(generators) -> None:
+    """Once all content is read: the key of what any page may show of any content."""
+    memo = incremental.active()
+    if generators:
+        memo.site = incremental.site_key(generators[0].context)
+
+
+def use_incremental_writer(pelican):
+    """Hand Pelican the incremental writer."""
+    return IncrementalWriter
+
+
+def register() -> None:
+    signals.all_generators_finalized.connect(compute_site_key)
+    signals.get_writer.connect(use_incremental_writer)

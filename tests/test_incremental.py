@@ -1,0 +1,195 @@
+"""Incremental builds: after any sequence of edits, the output equals a clean build, byte for byte."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from encounter_habit.build import build_site
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from corpus import generate  # noqa: E402
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def differences(a: Path, b: Path) -> list[str]:
+    left, right = tree(a), tree(b)
+    missing = sorted(set(left) ^ set(right))
+    changed = sorted(name for name in set(left) & set(right) if left[name] != right[name])
+    return [f"only in one: {name}" for name in missing] + [f"differs: {name}" for name in changed]
+
+
+class Workspace:
+    """A content tree and theme copy, built incrementally and cleanly side by side."""
+
+    def __init__(self, root: Path, posts: int = 12) -> None:
+        self.root = root
+        self.content = generate(posts, root)
+        self.theme = root / "theme"
+        shutil.copytree(ROOT / "theme", self.theme)
+        self.settings: dict = {"SITESUBTITLE": "Every interaction counts."}
+        self.clean_builds = 0
+
+    def overrides(self, output: str, cache: str) -> dict:
+        return {
+            "PATH": str(self.content),
+            "OUTPUT_PATH": str(self.root / output),
+            "CACHE_PATH": str(self.root / cache),
+            "THEME": str(self.theme),
+            **self.settings,
+        }
+
+    def build_incrementally(self):
+        return build_site(ROOT / "pelicanconf.py", self.overrides("incremental", "cache"))
+
+    def build_clean(self) -> Path:
+        output = self.root / "clean"
+        shutil.rmtree(output, ignore_errors=True)
+        shutil.rmtree(self.root / "clean-cache", ignore_errors=True)
+        build_site(
+            ROOT / "pelicanconf.py", self.overrides("clean", "clean-cache"), incremental=False
+        )
+        return output
+
+    def assert_same_as_clean(self, step: str) -> None:
+        assert differences(self.root / "incremental", self.build_clean()) == [], step
+
+
+# Edits an author makes. Each takes the workspace and a seeded random generator.
+def edit_body(ws: Workspace, rng: random.Random) -> str:
+    post = rng.choice(sorted((ws.content / "posts").glob("*.md")))
+    post.write_text(
+        post.read_text(encoding="utf-8") + f"\nA new closing line {rng.random()}.\n",
+        encoding="utf-8",
+    )
+    return f"edit body of {post.name}"
+
+
+def edit_title(ws: Workspace, rng: random.Random) -> str:
+    post = rng.choice(sorted((ws.content / "posts").glob("*.md")))
+    text = post.read_text(encoding="utf-8").replace(
+        "Title: ", f"Title: Revised {rng.randint(1, 99)} ", 1
+    )
+    post.write_text(text, encoding="utf-8")
+    return f"retitle {post.name}"
+
+
+def add_post(ws: Workspace, rng: random.Random) -> str:
+    number = rng.randint(100, 999)
+    (ws.content / "posts" / f"added-{number}.md").write_text(
+        f"Title: Added post {number}\nDate: 2008-02-{rng.randint(1, 28):02d} 10:00\nAuthor: Steve Yastrow\n"
+        f"Slug: added-{number}\nTags: topic-1, added\nWeek: Encounter 1\n\nA new post about encounters.\n",
+        encoding="utf-8",
+    )
+    return f"add post {number}"
+
+
+def delete_post(ws: Workspace, rng: random.Random) -> str:
+    post = rng.choice(sorted((ws.content / "posts").glob("*.md")))
+    post.unlink()
+    shutil.rmtree(ws.content / "comments" / post.stem, ignore_errors=True)
+    return f"delete {post.name}"
+
+
+def rename_post(ws: Workspace, rng: random.Random) -> str:
+    post = rng.choice(sorted((ws.content / "posts").glob("*.md")))
+    text = post.read_text(encoding="utf-8")
+    slug = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Slug: "))
+    renamed = post.with_name(f"{slug}-renamed.md")
+    post.unlink()
+    renamed.write_text(text.replace(f"Slug: {slug}", f"Slug: {slug}-renamed"), encoding="utf-8")
+    comments = ws.content / "comments" / slug
+    if comments.is_dir():
+        comments.rename(ws.content / "comments" / f"{slug}-renamed")
+    return f"rename {slug}"
+
+
+def add_comment(ws: Workspace, rng: random.Random) -> str:
+    post = rng.choice(sorted((ws.content / "posts").glob("*.md")))
+    slug = next(
+        line.split(": ", 1)[1]
+        for line in post.read_text(encoding="utf-8").splitlines()
+        if line.startswith("Slug: ")
+    )
+    folder = ws.content / "comments" / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = sorted(folder.glob("*.md"))
+    number = len(existing) + rng.randint(500, 999)
+    reply = f"Reply-To: {existing[0].stem}\n" if existing and rng.random() < 0.5 else ""
+    (folder / f"comment-{number}.md").write_text(
+        f"Author: Pat Reader\nDate: 2031-01-01T10:{rng.randint(0, 59):02d}:00\n{reply}Type: comment\n\n"
+        f"Thanks, this helped. <script>alert({number})</script>\n",
+        encoding="utf-8",
+    )
+    return f"comment on {slug}"
+
+
+def change_template(ws: Workspace, rng: random.Random) -> str:
+    base = ws.theme / "templates" / "base.html"
+    base.write_text(
+        base.read_text(encoding="utf-8").replace(
+            "</footer>", f"<p>Edition {rng.randint(1, 999)}</p></footer>", 1
+        ),
+        encoding="utf-8",
+    )
+    return "change base.html"
+
+
+def change_setting(ws: Workspace, rng: random.Random) -> str:
+    ws.settings["SITESUBTITLE"] = f"Every interaction counts, take {rng.randint(1, 999)}."
+    return "change SITESUBTITLE"
+
+
+EDITS = [
+    edit_body,
+    edit_title,
+    add_post,
+    delete_post,
+    rename_post,
+    add_comment,
+    change_template,
+    change_setting,
+]
+
+
+def test_a_second_build_with_nothing_changed_renders_nothing(tmp_path):
+    ws = Workspace(tmp_path, posts=6)
+    first = ws.build_incrementally()
+    second = ws.build_incrementally()
+    assert first.made > 20 and first.reused == 0
+    assert second.made == 0 and second.reused == first.made
+    ws.assert_same_as_clean("nothing changed")
+
+
+def test_editing_one_body_remakes_only_the_pages_that_show_it(tmp_path):
+    ws = Workspace(tmp_path, posts=12)
+    full = ws.build_incrementally()
+    post = ws.content / "posts" / "post-00003.md"
+    post.write_text(post.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
+    after = ws.build_incrementally()
+    assert 0 < after.made < full.made / 3, (after.made, full.made)
+    ws.assert_same_as_clean("edit one body")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_edit_sequences_give_the_same_bytes_as_a_clean_build(tmp_path, seed):
+    rng = random.Random(seed)
+    ws = Workspace(tmp_path, posts=10)
+    ws.build_incrementally()
+    steps = []
+    for _ in range(6):
+        steps.append(rng.choice(EDITS)(ws, rng))
+        ws.build_incrementally()
+        ws.assert_same_as_clean(" -> ".join(steps))
