@@ -7,7 +7,8 @@ sender may re-apply after substituting them in the decoded text of each part.
 from __future__ import annotations
 
 RECIPIENT = "%%RECIPIENT%%"  # the subscriber's address, in the To header
-UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"  # https one-click unsubscribe link (List-Unsubscribe and footer)
+# https one-click unsubscribe link (List-Unsubscribe and footer)
+UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
 UNSUBSCRIBE_MAILTO = "%%UNSUBSCRIBE_MAILTO%%"  # mailto: unsubscribe address (List-Unsubscribe)
 MANAGE_URL = "%%MANAGE_URL%%"  # page where the subscriber manages or leaves the subscription
 
