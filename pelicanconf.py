@@ -61,6 +61,19 @@ NEWSLETTER = {
     "max_html_bytes": 90_000,  # Gmail clips HTML parts over ~102 KB
 }
 
+WEEKOF = {
+    # the weekly series as readers see it: page title, and the name its navigation is announced by
+    "name": "The “Week of” series",
+    "url": "week-of/",
+    "save_as": "week-of/index.html",
+}
+
+EBOOK = {
+    "path": "ebook",
+    "epub_path": "ebook/encounters.epub",
+    "cover_path": "ebook/cover.png",
+}
+
 SITEMAP_XML = {
     "path": "sitemap.xml",
     "exclude": ["404.html", "drafts/*", "email/*"],
