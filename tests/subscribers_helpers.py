@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from encounter_habit import placeholders
 
@@ -107,10 +108,25 @@ class ScriptedHandler:
 class SmtpSink:
     """A real aiosmtpd server on 127.0.0.1 in a background thread."""
 
-    def __init__(self, port: int | None = None, pipelining: bool = False) -> None:
+    def __init__(
+        self, port: int | None = None, pipelining: bool = False, password: str | None = None
+    ) -> None:
         self.handler = ScriptedHandler(pipelining)
         self.port = port or free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        auth = {}
+        if password is not None:
+            # Plain AUTH on loopback only; real servers require TLS first.
+            def check(server, session, envelope, mechanism, data) -> AuthResult:
+                return AuthResult(success=data.password == password.encode(), handled=False)
+
+            auth = {
+                "auth_required": True,
+                "auth_require_tls": False,
+                "authenticator": check,
+                # One mechanism, so a refused login is refused once.
+                "auth_exclude_mechanism": ["LOGIN"],
+            }
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **auth)
 
     def __enter__(self) -> SmtpSink:
         self.controller.start()

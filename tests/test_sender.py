@@ -210,6 +210,29 @@ def test_a_server_failing_mid_run_stops_and_the_resume_sends_exactly_once(tmp_pa
     assert dict(sink.handler.received) == dict.fromkeys(project.addresses, 1)
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_smtp_password_comes_from_the_environment(tmp_path, monkeypatch):
+    project = Project(tmp_path, subscribers=2)
+    with SmtpSink(password="s3cret") as sink:
+        settings = project.settings(sink, smtp_user="newsletter", smtp_timeout=5.0)
+        monkeypatch.setenv("ENCOUNTER_SMTP_PASSWORD", "s3cret")
+        assert send_issue(settings, SLUG, progress=False).sent == 2
+        assert sum(sink.handler.received.values()) == 2
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_refused_login_stops_the_run_saying_what_to_check(tmp_path, monkeypatch):
+    project = Project(tmp_path, subscribers=2)
+    with SmtpSink(password="s3cret") as sink:
+        settings = project.settings(sink, smtp_user="newsletter", smtp_timeout=5.0)
+        monkeypatch.setenv("ENCOUNTER_SMTP_PASSWORD", "wrong")
+        summary = send_issue(settings, SLUG, progress=False)
+    assert summary.sent == 0
+    assert "refused the login of 'newsletter'" in summary.stopped
+    assert "ENCOUNTER_SMTP_PASSWORD" in summary.stopped
+    assert project.ledger() == {"pending": 2}
+
+
 def test_the_default_outbox_transport_writes_one_eml_per_subscriber(tmp_path):
     project = Project(tmp_path, subscribers=5)
     summary = send_issue(project.settings(), SLUG, progress=False)
