@@ -103,9 +103,17 @@ class _Run:
         """Hand off one message with retries; return the final ledger state."""
         attempt = 0
         while True:
-            self.store.mark_sending(self.issue, subscriber_id, message_id)
             try:
-                self.transport.send(self.sender, email, message, message_id)
+                self.transport.send(
+                    self.sender,
+                    email,
+                    message,
+                    message_id,
+                    # Committed BEFORE the message can reach the server, overlapping the envelope.
+                    before_data=lambda: self.store.mark_sending(
+                        self.issue, subscriber_id, message_id
+                    ),
+                )
             except BouncedError as exc:
                 self.store.mark(self.issue, subscriber_id, st.LEDGER_BOUNCED, exc.detail)
                 self.store.mark_bounced(subscriber_id)

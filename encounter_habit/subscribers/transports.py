@@ -8,6 +8,7 @@ import os
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -51,8 +52,15 @@ class ConnectionLostError(DeliveryError):
 class Transport(Protocol):
     """Anything that can hand a complete message to a mail system."""
 
-    def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> None:
-        """Hand off one message or raise a DeliveryError."""
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        message_id: str,
+        before_data: Callable[[], None] | None = None,
+    ) -> None:
+        """Hand off one message or raise a DeliveryError; call `before_data` before it can arrive."""
 
     def close(self) -> None:
         """Release any connection."""
@@ -65,8 +73,17 @@ class OutboxTransport:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> None:
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        message_id: str,
+        before_data: Callable[[], None] | None = None,
+    ) -> None:
         """Write the message; the rename makes a half-written file impossible."""
+        if before_data is not None:
+            before_data()
         name = _UNSAFE_FILENAME.sub("_", message_id.strip("<>"))
         final = self.directory / f"{name}.eml"
         temporary = self.directory / f".{name}.tmp"
@@ -162,25 +179,42 @@ class SmtpTransport:
             return SenderRefusedError(f"SMTP server {self.where} refused the sender: {text}")
         return BouncedError(text)
 
-    def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> None:
-        """Hand off one message over the reused connection (MAIL, RCPT, DATA)."""
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        message_id: str,
+        before_data: Callable[[], None] | None = None,
+    ) -> None:
+        """Hand off one message over the reused connection (MAIL, RCPT, DATA).
+
+        `before_data` runs while the server reads the first command: the caller's bookkeeping
+        overlaps the round trip, and it is always done before the message itself is written.
+        """
         smtp = self.smtp or self.connect()
         written = False
         try:
             # Addresses are validated and normalised in the store, so they go out without
             # smtplib's re-parsing (quoteaddr), which costs more than the round trip here.
             envelope = f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n"
-            if self.pipelining:
-                # RFC 2920: one write and three replies instead of three round trips.
-                smtp.send(envelope)
-                replies = [smtp.getreply() for _ in range(3)]
-            else:
-                replies = []
-                for command in envelope.splitlines():
-                    smtp.send(command + "\r\n")
-                    replies.append(smtp.getreply())
-                    if replies[-1][0] not in (250, 251, 354):
-                        break
+            commands = [envelope] if self.pipelining else envelope.splitlines(keepends=True)
+            replies = []
+            for number, command in enumerate(commands):
+                smtp.send(command)
+                if number == 0 and before_data is not None:
+                    try:
+                        before_data()
+                    except BaseException:
+                        self._drop()  # a command is in flight: this connection is unusable
+                        raise
+                if self.pipelining:
+                    # RFC 2920: one write and three replies instead of three round trips.
+                    replies = [smtp.getreply() for _ in range(3)]
+                    break
+                replies.append(smtp.getreply())
+                if replies[-1][0] not in (250, 251, 354):
+                    break
             for stage, (code, reply), ok in zip(
                 ("MAIL FROM", "RCPT TO", "DATA"),
                 replies,
