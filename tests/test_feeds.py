@@ -542,3 +542,13 @@ def test_every_feed_file_follows_the_validator_rules(blog) -> None:
         checked += 1
     # main (2), 2 tags, the Week of and one series, one post's comments: two formats each
     assert checked == 12
+
+
+def test_every_page_footer_offers_the_main_feed(built) -> None:
+    for page in ("index.html", "2009/09/first/index.html", "about/index.html"):
+        link = (
+            built.soup(page)
+            .find("footer", class_="site-footer")
+            .find("a", string="Subscribe by feed")
+        )
+        assert link["href"] == f"{HOME}feeds/rss.xml"
