@@ -74,6 +74,28 @@ EBOOK = {
     "cover_path": "ebook/cover.png",
 }
 
+FEEDS = {
+    "site_url": "https://theencounterhabit.com",  # used while SITEURL is not absolute
+    "tagging_entity": "theencounterhabit.com,2009",  # RFC 4151 authority,date of every id: never change
+    "main": {
+        "enabled": True,
+        "rss": "feeds/rss.xml",
+        "atom": "feeds/atom.xml",
+        "json": "feeds/feed.json",
+        "limit": 20,
+        "ebook": True,
+        "ebook_date": "",
+    },
+    "tags": {"enabled": True, "rss": "feeds/tag/{slug}/rss.xml", "atom": "feeds/tag/{slug}/atom.xml", "limit": 20},
+    "series": {"enabled": True, "rss": "feeds/series/{slug}/rss.xml", "atom": "feeds/series/{slug}/atom.xml", "limit": 50},
+    "comments": {
+        "enabled": True,
+        "rss": "feeds/comments/{slug}/rss.xml",
+        "atom": "feeds/comments/{slug}/atom.xml",
+        "limit": 50,
+    },
+}
+
 SITEMAP_XML = {
     "path": "sitemap.xml",
     "exclude": ["404.html", "drafts/*", "email/*"],
