@@ -208,6 +208,9 @@ def test_view_in_browser_page_is_noindex_and_carries_no_subscriber_link(built):
     footer = page.find("td", class_="footer")
     assert footer.find("a", string=re.compile("Subscribe to"))["href"].startswith("http")
     assert page.find("h1").get_text(strip=True) == "Field notes on encounters"
+    # A web page, valid HTML: no mail-client table attributes; served wherever the site is.
+    assert page.find("table", class_="container").get("width") is None
+    assert page.find("h1").a["href"] == "/2009/09/field-notes/"
     sitemap = (built.output / "sitemap.xml").read_text()
     assert "/email/" not in sitemap
 

@@ -466,6 +466,7 @@ class NewsletterEmailGenerator(Generator):
         super().__init__(*args, **kwargs)
         self.config = newsletter_settings(self.settings)
         self.base = site_base(self.settings, self.config)
+        self.published = bool(urlsplit(str(self.settings.get("SITEURL") or "")).scheme)
         subscribers = self.settings.get("SUBSCRIBERS") or {}
         from_address = self.config["from_address"] or subscribers.get("from_address") or ""
         self.from_address = (
@@ -527,6 +528,9 @@ class NewsletterEmailGenerator(Generator):
         personal = inline_css(tpl.render(context))
         context["email"] = {**values, "personal": False}
         web = inline_css(tpl.render(context))
+        if not self.published:
+            # Development: the web page is served wherever the site is, not at the fallback base.
+            web = web.replace(f'="{self.base}/', '="/')
         return personal, web
 
     def footer_text(self, slug: str, text: TextRenderer) -> str:
