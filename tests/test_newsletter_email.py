@@ -408,3 +408,26 @@ def test_email_reads_without_horizontal_scroll_at_360_and_keeps_its_column_at_12
                 )
             finally:
                 page.close()
+
+
+def test_rebuild_reuses_unchanged_emails_and_remakes_one_whose_comments_changed(site):
+    site.post("quiet", title="Quiet post")
+    site.post("talked-about", title="Talked about")
+    assert site.build().errors == []
+
+    def inodes() -> dict[str, int]:
+        return {
+            slug: (site.output / f"email/{slug}/message.eml").stat().st_ino
+            for slug in ("quiet", "talked-about")
+        }
+
+    first = inodes()
+    site.write("comments/talked-about/c1.md", "Author: Reader\nDate: 2009-09-22T10:00:00\n\nYes.\n")
+    assert site.build().errors == []
+    second = inodes()
+    assert second["quiet"] == first["quiet"], "an unchanged email is linked from the last build"
+    assert second["talked-about"] != first["talked-about"]
+    soup = BeautifulSoup(
+        html_part(parse(site.output / "email/talked-about/message.eml")), "html.parser"
+    )
+    assert soup.find("a", string="Join the conversation (1 comment)") is not None

@@ -13,12 +13,14 @@ import hashlib
 import logging
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, quote
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +34,7 @@ from pelican.generators import Generator
 from pelican.utils import slugify
 from PIL import Image, UnidentifiedImageError
 
-from encounter_habit import placeholders
+from encounter_habit import incremental, placeholders
 from encounter_habit.urls import make_urls_absolute
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ DEFAULT_FROM_ADDRESS = "newsletter@encounterhabit.example"
 STRING_KEYS = tuple(key for key, value in DEFAULTS.items() if isinstance(value, str))
 POSITIVE_INT_KEYS = ("max_html_bytes", "text_width")
 STYLESHEET = "email/email.css"
+OUTPUT_FILES = ("index.html", "email.txt", "message.eml")  # in each email's folder
 POST_TEMPLATE = "email/post"
 DIGEST_TEMPLATE = "email/digest"
 PREHEADER_LENGTH = 140
@@ -797,25 +800,52 @@ class NewsletterEmailGenerator(Generator):
                 rendition.source,
                 relative[:3],
             )
-        folder = self.config["path"].format(slug=rendition.slug)
-        eml = self.message(rendition).as_string()
-        for name, text in (
-            ("index.html", rendition.web_html),
-            ("email.txt", rendition.text),
-            ("message.eml", eml),
-        ):
-            writer.write_file(f"{folder.rstrip('/')}/{name}", _Prerendered(text), self.context)
+        folder = self.config["path"].format(slug=rendition.slug).rstrip("/")
+        texts = (rendition.web_html, rendition.text, self.message(rendition).as_string())
+        for name, text in zip(OUTPUT_FILES, texts, strict=True):
+            writer.write_file(f"{folder}/{name}", _Prerendered(text), self.context)
 
     def generate_output(self, writer: Any) -> None:
         """Render and write every post's email, then every week's digest."""
-        count = 0
-        for article in self.context.get("articles", []):
-            self.write(writer, self.render_post(article))
-            count += 1
-        for week in self.weeks():
-            self.write(writer, self.render_digest(week))
-            count += 1
-        logger.info("newsletter_email: wrote %r email(s)", count)
+        memo = incremental.active()
+        made = reused = 0
+        jobs: list[tuple[str, list[Any], Callable[[], Rendition]]] = [
+            (article.slug, [article], partial(self.render_post, article))
+            for article in self.context.get("articles", [])
+        ]
+        jobs += [
+            (self.digest_slug(week), list(week.articles), partial(self.render_digest, week))
+            for week in self.weeks()
+        ]
+        for slug, sources, render in jobs:
+            folder = self.config["path"].format(slug=slug).rstrip("/")
+            names = [f"{folder}/{name}" for name in OUTPUT_FILES]
+            # Same code, settings, site metadata and sources (post files and their comments):
+            # the previous build's files are still right.
+            key = incremental.digest(
+                memo.code,
+                memo.site,
+                "newsletter_email",
+                slug,
+                *(memo.content_fingerprint(source) for source in sources),
+                *(comments_key(source) for source in sources),
+            )
+            if all(memo.reuse(name, key) for name in names):
+                reused += 1
+                continue
+            for name in names:
+                # A file linked from the last build shares its inode: unlink, never write through.
+                Path(self.output_path, name).unlink(missing_ok=True)
+            self.write(writer, render())
+            for name in names:
+                memo.record(name, key)
+            made += 1
+        logger.info("newsletter_email: wrote %r email(s), reused %r unchanged", made, reused)
+
+
+def comments_key(article: Any) -> str:
+    """What the email shows of a post's comments (their count): part of its incremental key."""
+    return f"comments={int(getattr(article, 'comment_count', 0) or 0)}"
 
 
 class _Prerendered:
