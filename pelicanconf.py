@@ -96,6 +96,18 @@ FEEDS = {
     },
 }
 
+SUBSCRIBERS = {
+    "db_path": "var/subscribers.sqlite3",
+    "service_url": "http://127.0.0.1:5000",  # publishconf.py: the service's public https URL
+    "from_address": "newsletter@theencounterhabit.com",
+    "reply_to": "steve@yastrow.com",
+    "transport": "outbox",  # publishconf.py: "smtp", with smtp_host/port/security/user
+    "outbox_dir": "var/outbox",
+    "rate_limit": 0,
+    "email_path": "output/email/{slug}/message.eml",
+    "ebook_path": "output/ebook/encounters.epub",
+}
+
 SITEMAP_XML = {
     "path": "sitemap.xml",
     "exclude": ["404.html", "drafts/*", "email/*"],
@@ -187,8 +199,8 @@ THEME_STYLESHEETS = [
     "ebook.css",
     "media.css",
 ]
-# Where the ebook form on every page posts the reader's address (the subscription service).
-SUBSCRIBE_ACTION = "http://127.0.0.1:5000/subscribe"
+# Where the ebook form on every page posts the reader's address: the subscription service.
+SUBSCRIBE_ACTION = SUBSCRIBERS["service_url"] + "/subscribe"
 DISPLAY_PAGES_ON_MENU = True
 DISPLAY_CATEGORIES_ON_MENU = False
 

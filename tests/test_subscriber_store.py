@@ -186,10 +186,10 @@ def test_every_setting_and_task_is_documented():
     import tasks
     from encounter_habit.subscribers.settings import DEFAULTS
 
-    docs = (ROOT / "encounter_habit" / "subscribers" / "README.md").read_text()
+    docs = (ROOT / "README.md").read_text()
     names = Collection.from_module(tasks).task_names
     for task in SUBSCRIBER_TASKS:
         assert task in names, task
-        assert f"`invoke {task}" in docs, task
+        assert f"`./dev {task}" in docs, task
     for key in DEFAULTS:
         assert f"`{key}`" in docs, key
