@@ -284,8 +284,9 @@ def test_title_with_markup_or_line_separators_stays_inert(site):
     assert message["Bcc"] is None
     assert "\n" not in str(message["Subject"]) and "\u2028" not in str(message["Subject"])
     assert str(message["Subject"]) == '<script>alert("x")</script> & Bcc: victim@example.com'
-    assert message["From"].addresses[0].display_name == "Evil Bcc: victim@example.com"
-    assert message["From"].addresses[0].addr_spec == "newsletter@encounterhabit.example"
+    (sender,) = message["From"].addresses
+    assert sender.display_name == "Evil Bcc: victim@example.com"
+    assert "victim" not in sender.addr_spec
     for html in (html_part(message), site.page("email/evil/index.html")):
         soup = BeautifulSoup(html, "html.parser")
         assert soup.find("script") is None
@@ -357,7 +358,8 @@ def test_bad_settings_get_one_line_each_and_the_emails_still_build(site):
             "reply_to": "x@@y",
             "max_html_bytes": "big",
             "path": "email/",
-        }
+        },
+        SUBSCRIBERS={},  # no sender settings to fall back on: the plugin's own default
     )
     lines = [line for line in result.errors if line.startswith("newsletter_email:")]
     assert len(lines) == 4
@@ -368,6 +370,18 @@ def test_bad_settings_get_one_line_each_and_the_emails_still_build(site):
     message = parse(site.output / "email/plain/message.eml")
     assert message["From"].addresses[0].addr_spec == "newsletter@encounterhabit.example"
     assert message["Reply-To"] is None
+
+
+def test_from_and_reply_to_default_to_the_senders_settings(site):
+    site.post("plain")
+    result = site.build(
+        NEWSLETTER={},
+        SUBSCRIBERS={"from_address": "issues@example.com", "reply_to": "author@example.com"},
+    )
+    assert result.errors == []
+    message = parse(site.output / "email/plain/message.eml")
+    assert message["From"].addresses[0].addr_spec == "issues@example.com"
+    assert message["Reply-To"].addresses[0].addr_spec == "author@example.com"
 
 
 def test_drafts_and_hidden_posts_get_no_email(site):
@@ -431,3 +445,12 @@ def test_rebuild_reuses_unchanged_emails_and_remakes_one_whose_comments_changed(
         html_part(parse(site.output / "email/talked-about/message.eml")), "html.parser"
     )
     assert soup.find("a", string="Join the conversation (1 comment)") is not None
+
+
+def test_digest_clashing_with_a_post_slug_is_one_line_and_the_post_keeps_its_email(site):
+    site.post("week-of-encounter", title="Week of encounter, the post", week="Encounter")
+    result = site.build()
+    assert len(result.errors) == 1
+    assert result.errors[0].startswith("newsletter_email: the digest of 'The Week of Encounter'")
+    message = parse(site.output / "email/week-of-encounter/message.eml")
+    assert str(message["Subject"]) == "Week of encounter, the post"

@@ -42,8 +42,10 @@ logger = logging.getLogger(__name__)
 DEFAULTS: dict[str, Any] = {
     "name": "",  # the newsletter's name; empty: SITENAME
     "from_name": "",  # display name in From; empty: the newsletter's name
+    # From and Reply-To: empty means the sender's SUBSCRIBERS values, so the From header and the
+    # envelope sender agree (SPF/DMARC alignment) without being configured twice.
     "from_address": "",  # empty: SUBSCRIBERS['from_address'], else DEFAULT_FROM_ADDRESS
-    "reply_to": "",  # empty: no Reply-To (replies go to From)
+    "reply_to": "",  # empty: SUBSCRIBERS['reply_to'], else no Reply-To (replies go to From)
     "postal_address": "",  # anti-spam laws (CAN-SPAM) want one in every issue: set it
     "list_id": "",  # List-Id; empty: newsletter.<site domain>
     "site_url": "http://127.0.0.1:8000",  # absolute base while SITEURL is "" (development)
@@ -475,6 +477,8 @@ class NewsletterEmailGenerator(Generator):
         self.from_address = (
             from_address if valid_address(str(from_address)) else DEFAULT_FROM_ADDRESS
         )
+        reply_to = self.config["reply_to"] or subscribers.get("reply_to") or ""
+        self.reply_to = reply_to if valid_address(str(reply_to)) else ""
         self.name = (
             one_line(self.config["name"] or self.settings.get("SITENAME", "")) or "Newsletter"
         )
@@ -762,8 +766,8 @@ class NewsletterEmailGenerator(Generator):
         from_name = one_line(self.config["from_name"] or self.name)
         message["From"] = Address(display_name=from_name, addr_spec=self.from_address)
         message["To"] = placeholders.RECIPIENT
-        if self.config["reply_to"]:
-            message["Reply-To"] = Address(addr_spec=self.config["reply_to"])
+        if self.reply_to:
+            message["Reply-To"] = Address(addr_spec=self.reply_to)
         message["Subject"] = rendition.subject
         if rendition.date is not None:
             message["Date"] = format_datetime(rendition.date)
@@ -813,10 +817,19 @@ class NewsletterEmailGenerator(Generator):
             (article.slug, [article], partial(self.render_post, article))
             for article in self.context.get("articles", [])
         ]
-        jobs += [
-            (self.digest_slug(week), list(week.articles), partial(self.render_digest, week))
-            for week in self.weeks()
-        ]
+        taken = {slug for slug, _sources, _render in jobs}
+        for week in self.weeks():
+            slug = self.digest_slug(week)
+            if slug in taken:
+                logger.error(
+                    "newsletter_email: the digest of %r would be written to the email folder of "
+                    "the post with slug %r; rename the post or set NEWSLETTER['digest_slug']",
+                    getattr(week, "title", slug),
+                    slug,
+                )
+                continue
+            taken.add(slug)
+            jobs.append((slug, list(week.articles), partial(self.render_digest, week)))
         for slug, sources, render in jobs:
             folder = self.config["path"].format(slug=slug).rstrip("/")
             names = [f"{folder}/{name}" for name in OUTPUT_FILES]
