@@ -193,3 +193,14 @@ def test_random_edit_sequences_give_the_same_bytes_as_a_clean_build(tmp_path, se
         steps.append(rng.choice(EDITS)(ws, rng))
         ws.build_incrementally()
         ws.assert_same_as_clean(" -> ".join(steps))
+
+
+def test_problems_are_reported_again_by_a_build_that_reuses_everything(site):
+    site.post("good", "Good post")
+    site.write("posts/bad.md", "Title: Bad\nDate: someday\n\nBody.\n")
+    site.write("comments/good/comment-001.md", "Date: 2009-09-22T10:00:00\n\nNo author here.\n")
+    first = site.build()
+    second = site.build()
+    assert len(first.errors) == 2
+    assert second.errors == first.errors
+    assert second.made == 0

@@ -8,9 +8,11 @@ Files are read once per build, keyed by the folder name (the post's slug).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-from dataclasses import dataclass, field
+import pickle
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -123,29 +125,30 @@ def split_file(text: str) -> tuple[dict[str, str], str]:
     return header, ""
 
 
-def read_comment(path: Path, shown: str, renderer: BodyRenderer) -> Comment:
-    """Parse one comment file; problems are logged as one line and the comment is kept."""
+def read_comment(path: Path, shown: str, renderer: BodyRenderer) -> tuple[Comment, list[str]]:
+    """Parse one comment file: the comment, and one line per problem (the comment is kept)."""
     text = path.read_text(encoding="utf-8-sig")
     header, body = split_file(text)
+    problems = []
     author = " ".join(header.get("author", "").split())
     if not author:
-        logger.error("comments: %s: no Author; add 'Author: Name' to its header", shown)
+        problems.append(f"comments: {shown}: no Author; add 'Author: Name' to its header")
         author = ANONYMOUS
     date = None
     raw_date = header.get("date", "")
     try:
         date = datetime.fromisoformat(raw_date)
     except ValueError:
-        logger.error(
-            "comments: %s: bad Date %r; write it like 'Date: 2009-09-21T09:14:00'", shown, raw_date
+        problems.append(
+            f"comments: {shown}: bad Date {raw_date!r}; write it like 'Date: 2009-09-21T09:14:00'"
         )
     kind = header.get("type", "comment").lower()
     if kind not in COMMENT_TYPES:
-        logger.error(
-            "comments: %s: Type %r is not one of %r; shown as a comment", shown, kind, COMMENT_TYPES
+        problems.append(
+            f"comments: {shown}: Type {kind!r} is not one of {COMMENT_TYPES!r}; shown as a comment"
         )
         kind = "comment"
-    return Comment(
+    comment = Comment(
         id=path.stem,
         author=author,
         date=date,
@@ -154,6 +157,7 @@ def read_comment(path: Path, shown: str, renderer: BodyRenderer) -> Comment:
         html=renderer.render(body),
         source=shown,
     )
+    return comment, problems
 
 
 def sort_key(comment: Comment) -> tuple[bool, datetime, str]:
@@ -215,9 +219,16 @@ def mark_author_replies(thread: list[Comment], author: str) -> None:
         mark_author_replies(comment.replies, author)
 
 
-def load_comments(root: Path) -> dict[str, list[Comment]]:
-    """Read every comment file under root once: {post slug: comments}."""
-    renderer = BodyRenderer()
+def load_comments(root: Path, cache_file: Path | None = None) -> dict[str, list[Comment]]:
+    """Read every comment file under root once: {post slug: comments}.
+
+    Rendering a comment (Markdown, then nh3) is most of the cost, so parsed comments are kept in
+    ``cache_file`` by each file's size and modification time, and only new or changed files are
+    read again. A cached comment's problems are logged again on every build.
+    """
+    cache = _load_cache(cache_file)
+    fresh: dict[str, tuple[tuple[int, int], Comment, list[str]]] = {}
+    renderer = None
     found: dict[str, list[Comment]] = {}
     for folder, _dirs, files in os.walk(root):
         names = sorted(name for name in files if name.endswith(".md"))
@@ -228,18 +239,76 @@ def load_comments(root: Path) -> dict[str, list[Comment]]:
             path = Path(folder) / name
             shown = f"{slug}/{name}"
             try:
-                found.setdefault(slug, []).append(read_comment(path, shown, renderer))
+                stat = path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
+                cached = cache.get(shown)
+                if cached and cached[0] == stamp:
+                    _, comment, problems = cached
+                    comment = replace(comment, replies=[], by_author=False)
+                else:
+                    renderer = renderer or BodyRenderer()
+                    comment, problems = read_comment(path, shown, renderer)
             except (OSError, UnicodeDecodeError) as exc:
                 logger.error("comments: %s: cannot read the file (%s); skipped", shown, exc)
+                continue
+            for problem in problems:
+                logger.error("%s", problem)
+            fresh[shown] = (stamp, replace(comment, replies=[], by_author=False), problems)
+            found.setdefault(slug, []).append(comment)
+    _save_cache(cache_file, fresh)
     return found
+
+
+def _load_cache(cache_file: Path | None) -> dict:
+    if cache_file is None:
+        return {}
+    try:
+        with open(cache_file, "rb") as handle:
+            data = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_cache(cache_file: Path | None, data: dict) -> None:
+    if cache_file is None:
+        return
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cache_file.with_suffix(".tmp")
+    with open(temporary, "wb") as handle:
+        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(temporary, cache_file)
+
+
+def fingerprint_of(comments: list[Comment]) -> str:
+    """A hash of everything a post's comments show, for incremental builds."""
+    digest = hashlib.blake2b(digest_size=12)
+    for comment in comments:
+        for part in (
+            comment.id,
+            comment.author,
+            str(comment.date),
+            str(comment.reply_to),
+            comment.type,
+            comment.html,
+        ):
+            digest.update(part.encode("utf-8", "surrogatepass"))
+            digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def attach_comments(generator: Any) -> None:
     """Attach comments, pingbacks and comment_count to every article from one read of the tree."""
     config = comment_settings(generator.settings)
     root = Path(generator.path) / config["path"]
-    by_slug = load_comments(root) if root.is_dir() else {}
+    cache_file = (
+        Path(generator.settings["CACHE_PATH"]) / "comments.pickle"
+        if generator.settings.get("CACHE_CONTENT")
+        else None
+    )
+    by_slug = load_comments(root, cache_file) if root.is_dir() else {}
     threads: dict[str, tuple[list[Comment], list[Comment]]] = {}
+    fingerprints: dict[str, str] = {}
     articles = [
         *generator.articles,
         *generator.translations,
@@ -250,12 +319,14 @@ def attach_comments(generator: Any) -> None:
         slug = article.slug
         if slug not in threads:
             threads[slug] = build_thread(by_slug.get(slug, []))
+            fingerprints[slug] = fingerprint_of(by_slug.get(slug, []))
         thread, pingbacks = threads[slug]
         author = getattr(getattr(article, "author", None), "name", "")
         mark_author_replies(thread, normalise_name(author))
         article.comments = thread
         article.pingbacks = pingbacks
         article.comment_count = count_comments(thread)
+        article.comments_fingerprint = fingerprints[slug]
     for slug in sorted(set(by_slug) - set(threads)):
         logger.warning(
             "comments: %s/%s/ has %d comment file(s) but no post with slug %r; rename the folder "
