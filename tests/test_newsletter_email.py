@@ -358,15 +358,17 @@ def test_bad_settings_get_one_line_each_and_the_emails_still_build(site):
             "reply_to": "x@@y",
             "max_html_bytes": "big",
             "path": "email/",
+            "reason": "You asked for {what}",
         },
         SUBSCRIBERS={},  # no sender settings to fall back on: the plugin's own default
     )
     lines = [line for line in result.errors if line.startswith("newsletter_email:")]
-    assert len(lines) == 4
+    assert len(lines) == 5
+    assert any("NEWSLETTER['reason'] is 'You asked for {what}'" in line for line in lines)
     assert any("NEWSLETTER['reply_to'] is 'x@@y'" in line for line in lines)
     assert any("NEWSLETTER['from_address'] is 'not an address'" in line for line in lines)
     assert any("NEWSLETTER['max_html_bytes']" in line and "'big'" in line for line in lines)
-    assert any("NEWSLETTER['path'] is 'email/'" in line for line in lines)
+    assert any("NEWSLETTER['path'] is 'email/'; it may only use" in line for line in lines)
     message = parse(site.output / "email/plain/message.eml")
     assert message["From"].addresses[0].addr_spec == "newsletter@encounterhabit.example"
     assert message["Reply-To"] is None

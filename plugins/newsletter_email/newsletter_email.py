@@ -128,13 +128,18 @@ def check_settings(pelican: Any) -> None:
                 DEFAULTS[key],
             )
             user.pop(key, None)
-    for key, fields in (("path", "{slug}"), ("digest_slug", "{slug}")):
-        if key in user and fields not in user[key]:
+    for key, needed, sample in (
+        ("path", "{slug}", {"slug": "s"}),
+        ("digest_slug", "{slug}", {"slug": "s"}),
+        ("reason", "", {"name": "n", "site": "s"}),
+    ):
+        if key in user and not formats(user[key], needed, sample):
             logger.error(
-                "newsletter_email: NEWSLETTER[%r] is %r; it must contain %r, using %r",
+                "newsletter_email: NEWSLETTER[%r] is %r; it may only use the fields %r%s, using %r",
                 key,
                 user[key],
-                fields,
+                sorted(sample),
+                f" and must contain {needed!r}" if needed else "",
                 DEFAULTS[key],
             )
             del user[key]
@@ -162,6 +167,17 @@ def check_settings(pelican: Any) -> None:
             "address in every issue, set it in pelicanconf.py"
         )
     pelican.settings["NEWSLETTER"] = merged
+
+
+def formats(pattern: str, needed: str, fields: dict[str, str]) -> bool:
+    """True when ``pattern`` contains ``needed`` and formats with exactly ``fields``."""
+    if needed not in pattern:
+        return False
+    try:
+        pattern.format(**fields)
+    except (KeyError, IndexError, ValueError):
+        return False
+    return True
 
 
 def valid_address(address: str) -> bool:
