@@ -21,9 +21,10 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, quote
 from functools import partial
+from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import css_inline
 import nh3
@@ -266,14 +267,14 @@ def size_images(html: str, base: str, roots: list[Path], source: str) -> str:
                 continue
             width, height = str(size[0]), str(size[1])
         w, h = int(width), int(height)
-        if w > CONTENT_WIDTH and w:
+        if w > CONTENT_WIDTH:
             w, h = CONTENT_WIDTH, round(h * CONTENT_WIDTH / w)
         img.set("width", str(w))
         img.set("height", str(h))
-    inner = (root.text or "") + "".join(
+    # root.text is decoded text: escape it again, or "5 &lt; 6" would come back as markup.
+    return escape(root.text or "", quote=False) + "".join(
         lxml_html.tostring(child, encoding="unicode") for child in root
     )
-    return inner
 
 
 def local_image_size(src: str, base: str, roots: list[Path]) -> tuple[int, int] | None:
@@ -283,7 +284,7 @@ def local_image_size(src: str, base: str, roots: list[Path]) -> tuple[int, int] 
         path = path[len(base) :]
     if urlsplit(path).scheme or path.startswith("//"):
         return None
-    relative = urlsplit(path).path.lstrip("/")
+    relative = unquote(urlsplit(path).path).lstrip("/")
     for root in roots:
         candidate = root / relative
         if candidate.is_file():
@@ -413,8 +414,8 @@ class TextRenderer:
     def list_items(self, element: Any, width: int) -> str:
         """A list with '*' or '1.' markers and hanging indents; nested lists indent further."""
         items = []
-        start = int(element.get("start", "1") or 1) if element.get("start", "1").isdigit() else 1
-        number = start
+        start = element.get("start", "")
+        number = int(start) if start.isdigit() else 1
         for child in element:
             if child.tag != "li":
                 continue
