@@ -32,6 +32,7 @@ from lxml import etree
 from markupsafe import Markup, escape
 from pelican import signals
 
+from encounter_habit import incremental
 from encounter_habit.urls import make_urls_absolute
 
 logger = logging.getLogger(__name__)
@@ -731,10 +732,20 @@ class FeedsGenerator:
         started = time.perf_counter()
         if not self.plans and "feed_links" not in self.context:
             self.plan()  # all_generators_finalized did not reach us (should not happen)
-        written = 0
+        written = reused = 0
+        memo = incremental.active()
         for plan in self.plans:
+            key = self.plan_key(plan, memo)
+            todo = {
+                fmt: path
+                for fmt, path in plan.paths.items()
+                if not memo.reuse(path, incremental.digest(key, fmt, path))
+            }
+            reused += len(plan.paths) - len(todo)
+            if not todo:
+                continue
             items = self.items_of(plan)
-            for fmt, path in plan.paths.items():
+            for fmt, path in todo.items():
                 try:
                     data = self.render(plan, items, fmt, path)
                 except ValueError as exc:
@@ -746,11 +757,24 @@ class FeedsGenerator:
                     handle.write(data)
                 written += 1
         logger.info(
-            "feeds: wrote %d feed files for %d posts in %.2fs",
+            "feeds: wrote %d feed files (%d unchanged) for %d posts in %.2fs",
             written,
+            reused,
             len(self.items),
             time.perf_counter() - started,
         )
+
+    def plan_key(self, plan: FeedPlan, memo: Any) -> str:
+        """What a feed is made of, for incremental builds: its posts (bodies, comments) and code."""
+        parts = [memo.code, memo.site, plan.kind, plan.slug]
+        parts += [memo.content_fingerprint(article) for article in plan.articles]
+        if plan.post is not None:
+            parts.append(memo.content_fingerprint(plan.post))
+        if plan.kind == "main":
+            ebook = self.context.get("ebook")
+            for download in getattr(ebook, "downloads", None) or []:
+                parts.append(f"{getattr(download, 'path', '')}:{getattr(download, 'length', '')}")
+        return incremental.digest(*parts)
 
     def items_of(self, plan: FeedPlan) -> list[Item]:
         """The items of one feed, newest first."""
