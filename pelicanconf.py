@@ -55,8 +55,9 @@ COMMENTS = {
 # The newsletter: every post as an email under output/email/<slug>/ (see README, "Newsletter email").
 NEWSLETTER = {
     "from_name": "Steve Yastrow at The Encounter Habit",
-    "from_address": "newsletter@encounterhabit.example",
-    "reply_to": "steve@yastrow.com",  # the author's published address: replies reach him
+    # From and Reply-To addresses: empty, so SUBSCRIBERS (the sender) is the one place for them.
+    "from_address": "",
+    "reply_to": "",
     "postal_address": "",  # required by anti-spam laws before sending: the sender's street address
     "max_html_bytes": 90_000,  # Gmail clips HTML parts over ~102 KB
 }
