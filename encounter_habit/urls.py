@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urljoin
 
@@ -13,11 +14,15 @@ _KEEP = ("#", "mailto:", "tel:", "data:")
 
 
 def absolute_url(url: str, base: str) -> str:
-    """``url`` resolved against ``base`` (the page's own absolute URL); fragments and mailto kept."""
-    stripped = url.strip()
-    if not stripped or stripped.startswith(_KEEP):
+    """``url`` (as written in an attribute) resolved against ``base``; fragments and mailto kept.
+
+    Attribute values may be entity-encoded (Markdown writes ``<mailto:...>`` links that way), so
+    the URL is decoded before it is judged, and re-encoded when it is rewritten.
+    """
+    decoded = html.unescape(url).strip()
+    if not decoded or decoded.lower().startswith(_KEEP):
         return url
-    return urljoin(base, stripped)
+    return html.escape(urljoin(base, decoded), quote=True)
 
 
 def make_urls_absolute(html: str, base: str) -> str:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -331,3 +332,32 @@ def test_a_send_killed_with_sigkill_resumes_and_delivers_exactly_once(tmp_path, 
             assert counts[address] == 1, address
     assert set(counts) | set(resumed.uncertain) == set(project.addresses)
     assert project.ledger().get("sending", 0) == 0
+
+
+def test_an_issue_is_dated_when_it_is_sent_not_when_the_post_was_written(tmp_path):
+    import email
+    import email.utils
+    from datetime import datetime, timedelta
+    from email import policy
+
+    from encounter_habit.subscribers.issue import IssueTemplate
+
+    template = tmp_path / "message.eml"
+    template.write_bytes(
+        b"From: a@example.com\r\nTo: %%RECIPIENT%%\r\nSubject: Old post\r\n"
+        b"Date: Mon, 21 Sep 2009 09:14:00 -0500\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello.\r\n"
+    )
+    issue = IssueTemplate(template)
+    raw = issue.render(
+        {
+            "%%RECIPIENT%%": "r@example.com",
+            "%%UNSUBSCRIBE_URL%%": "https://x/u",
+            "%%UNSUBSCRIBE_MAILTO%%": "mailto:u@x",
+            "%%MANAGE_URL%%": "https://x/m",
+        },
+        "<id@x>",
+    )
+    sent = email.message_from_bytes(raw, policy=policy.default)
+    dated = email.utils.parsedate_to_datetime(str(sent["Date"]))
+    assert abs(datetime.now(UTC) - dated) < timedelta(minutes=5)
+    assert len(sent.get_all("Date")) == 1

@@ -30,3 +30,14 @@ def test_absolute_fragment_and_mailto_links_are_kept():
     html = '<a href="https://other.org/x">x</a><a href="#c1">c</a><a href="mailto:a@b.c">m</a>'
     soup = BeautifulSoup(make_urls_absolute(html, BASE), "html.parser")
     assert [a["href"] for a in soup.find_all("a")] == ["https://other.org/x", "#c1", "mailto:a@b.c"]
+
+
+def test_entity_encoded_mailto_links_from_markdown_are_kept():
+    import markdown
+
+    html = markdown.markdown("Write to <mailto:steve@example.com> or see [a](?a=1&b=2).")
+    soup = BeautifulSoup(make_urls_absolute(html, BASE), "html.parser")
+    assert [a["href"] for a in soup.find_all("a")] == [
+        "mailto:steve@example.com",
+        "https://example.com/2009/09/a-post/?a=1&b=2",
+    ]

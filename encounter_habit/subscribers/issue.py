@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email
+import email.utils
 import hashlib
 import re
 from dataclasses import dataclass
@@ -81,6 +82,10 @@ class IssueTemplate:
             # RFC 8058: mailbox providers only offer one-click unsubscribe when this header is present.
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         del message["Message-ID"]
+        # The rendition carries the post's date; an issue is dated when it goes out (an archived
+        # post sent today must not land in inboxes as a message from 2009).
+        del message["Date"]
+        message["Date"] = email.utils.format_datetime(email.utils.localtime())
         self.bodies: list[_Body] = []
         for part in message.walk():
             if part.is_multipart() or part.get_content_maintype() != "text":
