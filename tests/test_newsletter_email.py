@@ -456,3 +456,15 @@ def test_digest_clashing_with_a_post_slug_is_one_line_and_the_post_keeps_its_ema
     assert result.errors[0].startswith("newsletter_email: the digest of 'The Week of Encounter'")
     message = parse(site.output / "email/week-of-encounter/message.eml")
     assert str(message["Subject"]) == "Week of encounter, the post"
+
+
+def test_the_same_post_gives_the_same_message_bytes_on_every_build(site):
+    site.post("steady", "Steady", body="Same words each time.")
+    from encounter_habit.build import build_site
+    from tests.conftest import ROOT
+
+    build_site(ROOT / "pelicanconf.py", site.settings_overrides(), incremental=False)
+    first = (site.output / "email/steady/message.eml").read_bytes()
+    build_site(ROOT / "pelicanconf.py", site.settings_overrides(), incremental=False)
+    assert (site.output / "email/steady/message.eml").read_bytes() == first
+    assert b'boundary="=_' in first

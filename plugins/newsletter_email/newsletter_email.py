@@ -805,6 +805,10 @@ class NewsletterEmailGenerator(Generator):
         )
         for part in message.iter_parts():
             del part["MIME-Version"]  # only the top level carries it
+        # The generator would pick a random boundary: derive it from the content so the same post
+        # gives the same bytes on every build. "=_" never occurs in quoted-printable bodies.
+        parts = hashlib.sha256((rendition.text + "\0" + rendition.html).encode("utf-8"))
+        message.set_boundary(f"=_{parts.hexdigest()[:32]}")
         return message
 
     # -- output --
