@@ -87,8 +87,18 @@ FEEDS = {
         "ebook": True,
         "ebook_date": "",
     },
-    "tags": {"enabled": True, "rss": "feeds/tag/{slug}/rss.xml", "atom": "feeds/tag/{slug}/atom.xml", "limit": 20},
-    "series": {"enabled": True, "rss": "feeds/series/{slug}/rss.xml", "atom": "feeds/series/{slug}/atom.xml", "limit": 50},
+    "tags": {
+        "enabled": True,
+        "rss": "feeds/tag/{slug}/rss.xml",
+        "atom": "feeds/tag/{slug}/atom.xml",
+        "limit": 20,
+    },
+    "series": {
+        "enabled": True,
+        "rss": "feeds/series/{slug}/rss.xml",
+        "atom": "feeds/series/{slug}/atom.xml",
+        "limit": 50,
+    },
     "comments": {
         "enabled": True,
         "rss": "feeds/comments/{slug}/rss.xml",

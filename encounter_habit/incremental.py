@@ -88,7 +88,6 @@ class Memo:
         self.site = ""  # set once the generators have read all content
         self.keys: dict[str, str] = {}
         self.reused = 0
-        self.made = 0
         try:
             self.previous = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -105,7 +104,6 @@ class Memo:
         """Link the previous build's file into staging when its key is unchanged; True if done."""
         self.keys[relative] = key
         if self._previous_keys.get(relative) != key:
-            self.made += 1
             return False
         old = self.previous_output / relative
         new = self.staging / relative
@@ -115,10 +113,14 @@ class Memo:
         except FileExistsError:
             return True
         except OSError:
-            self.made += 1
             return False
         self.reused += 1
         return True
+
+    @property
+    def made(self) -> int:
+        """Files made afresh in this build: every file with a key, less those linked."""
+        return len(self.keys) - self.reused
 
     def record(self, relative: str, key: str) -> None:
         """Note the key of a file written in this build."""
@@ -200,7 +202,7 @@ class NullMemo(Memo):
     def __init__(self) -> None:  # noqa: D107 - nothing to load
         self.keys, self.code, self.site, self.variables = {}, "", "", {}
         self._previous_keys, self._fingerprints = {}, {}
-        self.reused = self.made = 0
+        self.reused = 0
 
     def reuse(self, relative: str, key: str) -> bool:
         return False

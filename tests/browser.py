@@ -7,16 +7,16 @@ with the command that installs it, unless ENCOUNTER_REQUIRE_BROWSER=1 (CI), wher
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.tools import unavailable
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-REQUIRE_ENV = "ENCOUNTER_REQUIRE_BROWSER"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 # Headless in containers and CI: no sandbox (no user namespaces), no GPU, and nothing that
 # phones home, so a test run never touches the network.
@@ -32,10 +32,7 @@ LAUNCH_ARGS = [
 
 def browser_unavailable(reason: str) -> None:
     """Skip with ``reason`` and the fix, or fail when CI requires the browser."""
-    message = f"{reason}; install it with `apt-get install chromium`"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{message} ({REQUIRE_ENV}=1 requires the browser tests)", pytrace=False)
-    pytest.skip(message)
+    unavailable(f"{reason}; install it with `apt-get install chromium`")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import deque
 from functools import cache
@@ -66,10 +67,21 @@ def internal_links(output: Path, path: Path, bases: list[str]) -> list[tuple[str
                 else:
                     found.append((url, urljoin(here, url)))
     else:
-        for url in ABSOLUTE_URL.findall(text):
+        # JSON escapes quotes inside its strings: look for URLs in the decoded strings
+        strings = json_strings(json.loads(text)) if path.suffix == ".json" else [text]
+        for url in (u for s in strings for u in ABSOLUTE_URL.findall(s)):
             found += [(url, "/" + url[len(b) :]) for b in bases if url.startswith(b)]
     # placeholders the sender fills per subscriber are not links yet
     return [(url, local) for url, local in found if "%%" not in url]
+
+
+def json_strings(value) -> list[str]:
+    """Every string inside a parsed JSON document."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [s for item in value for s in json_strings(item)] if isinstance(value, list) else []
 
 
 def checked_files(output: Path) -> list[Path]:

@@ -561,8 +561,12 @@ def test_the_seed_posts_build_a_week_of_encounter(tmp_path):
         (tmp_path / "output/2009/09/make-this-the-week-of-encounter/index.html").read_text(),
         "html.parser",
     )
+    from encounter_habit.build import load_settings
+
+    name = load_settings(ROOT / "pelicanconf.py")["WEEKOF"]["name"]
     assert (
-        nav_of(post).select_one(".series-nav__label").get_text(strip=True).startswith("Week 1 of")
+        nav_of(post, name).select_one(".series-nav__label").get_text(strip=True)
+        == f"Week 1 of {name}"
     )
 
 

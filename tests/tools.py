@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
 
 REQUIRED = os.environ.get("ENCOUNTER_REQUIRE_BROWSER") == "1"
 
 
+def unavailable(message: str) -> NoReturn:
+    """Skip with ``message`` (which says how to install the missing tool), or fail in CI."""
+    if REQUIRED:
+        pytest.fail(f"{message} (ENCOUNTER_REQUIRE_BROWSER=1 makes this a failure)", pytrace=False)
+    pytest.skip(message)
+
+
 def require_executable(name: str, install_hint: str) -> str:
     """Path of ``name``; skip (or fail when ENCOUNTER_REQUIRE_BROWSER=1) when it is missing."""
     path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed: {install_hint}"
-    if REQUIRED:
-        pytest.fail(message + " (ENCOUNTER_REQUIRE_BROWSER=1 makes this a failure)")
-    pytest.skip(message)
+    if not path:
+        unavailable(f"{name} is not installed: {install_hint}")
+    return path
