@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, redirect, render_template, request, send_file, url_for
 
@@ -22,16 +23,26 @@ ONE_CLICK_VALUE = "One-Click"
 EPUB_MIMETYPE = "application/epub+zip"
 
 
-def _security_headers(response: Response) -> Response:
-    # Tokens travel in URLs: never leak them to another site through Referer.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+def security_headers(site_url: str):
+    """An after_request hook setting strict headers; styles and images may come from the site."""
+    origin = ""
+    parts = urlsplit(site_url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        origin = f" {parts.scheme}://{parts.netloc}"
+    policy = (
+        f"default-src 'none'; style-src 'self'{origin}; img-src 'self'{origin}; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+
+    def add_headers(response: Response) -> Response:
+        # Tokens travel in URLs: never leak them to another site through Referer.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = policy
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return add_headers
 
 
 def create_app(settings: Settings | None = None, transport: Transport | None = None) -> Flask:
@@ -39,7 +50,7 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
     settings = settings or load_settings()
     key = secret_key()
     app = Flask(__name__, template_folder="templates/pages")
-    app.after_request(_security_headers)
+    app.after_request(security_headers(settings["site_url"]))
 
     def get_store() -> SqliteStore:
         if "subscriber_store" not in g:
