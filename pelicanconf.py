@@ -53,70 +53,30 @@ COMMENTS = {
 }
 
 # The newsletter: every post as an email under output/email/<slug>/ (see README, "Newsletter email").
+# From and Reply-To addresses are left to SUBSCRIBERS (the sender), the one place for them.
 NEWSLETTER = {
     "from_name": "Steve Yastrow at The Encounter Habit",
-    # From and Reply-To addresses: empty, so SUBSCRIBERS (the sender) is the one place for them.
-    "from_address": "",
-    "reply_to": "",
     "postal_address": "",  # required by anti-spam laws before sending: the sender's street address
-    "max_html_bytes": 90_000,  # Gmail clips HTML parts over ~102 KB
 }
 
 WEEKOF = {
     # the weekly series as readers see it: page title, and the name its navigation is announced by
     "name": "The “Week of” series",
-    "url": "week-of/",
-    "save_as": "week-of/index.html",
 }
 
-EBOOK = {
-    "path": "ebook",
-    "epub_path": "ebook/encounters.epub",
-    "cover_path": "ebook/cover.png",
-}
-
+# Only what differs from each plugin's defaults is set here; the README lists every key.
 FEEDS = {
     "site_url": "https://theencounterhabit.com",  # used while SITEURL is not absolute
     "tagging_entity": "theencounterhabit.com,2009",  # RFC 4151 authority,date of every id: never change
-    "main": {
-        "enabled": True,
-        "rss": "feeds/rss.xml",
-        "atom": "feeds/atom.xml",
-        "json": "feeds/feed.json",
-        "limit": 20,
-        "ebook": True,
-        "ebook_date": "",
-    },
-    "tags": {
-        "enabled": True,
-        "rss": "feeds/tag/{slug}/rss.xml",
-        "atom": "feeds/tag/{slug}/atom.xml",
-        "limit": 20,
-    },
-    "series": {
-        "enabled": True,
-        "rss": "feeds/series/{slug}/rss.xml",
-        "atom": "feeds/series/{slug}/atom.xml",
-        "limit": 50,
-    },
-    "comments": {
-        "enabled": True,
-        "rss": "feeds/comments/{slug}/rss.xml",
-        "atom": "feeds/comments/{slug}/atom.xml",
-        "limit": 50,
-    },
 }
 
 SUBSCRIBERS = {
-    "db_path": "var/subscribers.sqlite3",
     "service_url": "http://127.0.0.1:5000",  # publishconf.py: the service's public https URL
     "from_address": "newsletter@theencounterhabit.com",
     "reply_to": "steve@yastrow.com",
-    "transport": "outbox",  # publishconf.py: "smtp", with smtp_host/port/security/user
-    "outbox_dir": "var/outbox",
-    "rate_limit": 0,
-    "email_path": "output/email/{slug}/message.eml",
-    "ebook_path": "output/ebook/encounters.epub",
+    # sends land in var/outbox/ as .eml files; for real sending set "smtp" with
+    # smtp_host/smtp_port/smtp_security/smtp_user (password: ENCOUNTER_SMTP_PASSWORD)
+    "transport": "outbox",
 }
 
 SITEMAP_XML = {
