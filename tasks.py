@@ -83,8 +83,8 @@ def publish(c, settings=str(PUBLISH_SETTINGS)):
 @task
 def clean(c):
     """Remove the generated site (output/ and its staging folders)."""
-    for name in ("output", ".output.staging", ".output.old"):
-        shutil.rmtree(ROOT / name, ignore_errors=True)
+    for folder in [ROOT / "output", *ROOT.glob(".output.*")]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @task(name="new-post", help={"title": "the post's title, in quotes"})

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,7 +106,12 @@ def build_site(
     if strict and report.errors:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed(f"{len(report.errors)} error(s) in the content; {output} left as it was")
-    swap_in(staging, output)
+    if memo and memo.in_place:
+        memo.produced = apply_changes(staging, output, memo)
+    else:
+        if memo:
+            memo.produced = files_under(staging)
+        swap_in(staging, output)
     if memo:
         memo.save()
         report.made, report.reused = memo.made, memo.reused
@@ -135,6 +142,8 @@ def prepare_memo(settings: dict, output: Path, staging: Path):
         CACHE_CONTENT=True,
         LOAD_CONTENT_CACHE=True,
         CONTENT_CACHING_LAYER="reader",
+        # Pelican rewrites its cache after every build; compressing it costs more than it saves
+        GZIP_CACHE=False,
     )
     # Compiled templates, kept between builds (Jinja checks each template's source checksum).
     from jinja2 import FileSystemBytecodeCache
@@ -181,11 +190,76 @@ def run_pelican(settings: dict, staging: Path) -> BuildReport:
     )
 
 
+def files_under(folder: Path) -> list[str]:
+    """Every file below ``folder``, as '/'-separated paths relative to it."""
+    found = []
+    for current, _dirs, files in os.walk(folder):
+        relative = os.path.relpath(current, folder)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        found += [prefix + name for name in files]
+    return found
+
+
+def apply_changes(staging: Path, output: Path, memo) -> list[str]:
+    """Move the files this build wrote into ``output`` and delete the ones gone stale.
+
+    Only called once the build has succeeded. Each file is replaced with an atomic rename, so a
+    reader sees either the old or the new file, never half of one. Returns every file the site now
+    has (the keyed files that were kept, and those written).
+    """
+    written = files_under(staging)
+    folders: set[str] = set()
+    for relative in written:
+        target = os.path.join(output, relative)
+        folder = os.path.dirname(target)
+        if folder not in folders:
+            os.makedirs(folder, exist_ok=True)
+            folders.add(folder)
+        os.replace(os.path.join(staging, relative), target)
+    produced = set(memo.keys) | set(written)
+    emptied: set[str] = set()
+    for relative in set(memo.previous_produced) - produced:
+        try:
+            os.remove(os.path.join(output, relative))
+        except FileNotFoundError:
+            pass
+        emptied.add(os.path.dirname(os.path.join(output, relative)))
+    for folder in sorted(emptied, key=len, reverse=True):
+        while folder != str(output) and folder.startswith(str(output)):
+            try:
+                os.rmdir(folder)  # only succeeds once the folder is empty
+            except OSError:
+                break
+            folder = os.path.dirname(folder)
+    shutil.rmtree(staging, ignore_errors=True)
+    return sorted(produced)
+
+
 def swap_in(staging: Path, output: Path) -> None:
-    """Replace ``output`` by ``staging`` with renames, so a reader never sees half a site."""
-    retired = output.with_name(f".{output.name}.old")
-    shutil.rmtree(retired, ignore_errors=True)
+    """Replace ``output`` by ``staging`` with renames, so a reader never sees half a site.
+
+    The retired site is deleted by a detached process: the new one is already in place, and
+    deleting thousands of files would otherwise add seconds to every incremental build.
+    """
+    for leftover in output.parent.glob(f".{output.name}.old-*"):
+        remove_in_background(leftover)  # a deletion that was cut short (or is still under way)
+    retired = output.with_name(f".{output.name}.old-{os.getpid()}-{time.monotonic_ns()}")
     if output.exists():
         os.replace(output, retired)
     os.replace(staging, output)
-    shutil.rmtree(retired, ignore_errors=True)
+    if retired.exists():
+        remove_in_background(retired)
+
+
+def remove_in_background(folder: Path) -> None:
+    """Delete a folder without waiting for it (rmtree in a detached Python process)."""
+    try:
+        subprocess.Popen(
+            [sys.executable, "-c", "import shutil, sys; shutil.rmtree(sys.argv[1], ignore_errors=True)", str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -95,20 +95,38 @@ class Memo:
         if self.previous.get("code") != code:
             self.previous = {}
         self._previous_keys: dict[str, str] = self.previous.get("files", {})
+        # Every file the last build produced (keyed or not), to find the ones that went stale.
+        self.previous_produced: list[str] = self.previous.get("produced", [])
+        self.produced: list[str] = []
+        # With a valid manifest and the last output on disk, only changed files are written (into
+        # staging) and then moved into the output; otherwise the whole site is made and swapped in.
+        self.in_place = bool(self._previous_keys) and os.path.isdir(previous_output)
         # template name -> the variables it reads (templates are part of the code key, so these
         # stay true as long as the manifest does)
         self.variables: dict[str, list[str] | None] = self.previous.get("variables", {})
         self._fingerprints: dict[int, str] = {}
+        # (id, depth) -> (the value itself, its fingerprint). Holding the value keeps its id from
+        # being reused by another object while this build runs, so the cache cannot mix them up.
+        self._values: dict[tuple[int, int], tuple[Any, str]] = {}
+        self._folders: set[str] = set()  # staging folders known to exist
 
     def reuse(self, relative: str, key: str) -> bool:
         """Link the previous build's file into staging when its key is unchanged; True if done."""
         self.keys[relative] = key
         if self._previous_keys.get(relative) != key:
             return False
-        old = self.previous_output / relative
-        new = self.staging / relative
+        old = os.path.join(self.previous_output, relative)
+        if self.in_place:
+            if not os.path.isfile(old):
+                return False
+            self.reused += 1
+            return True
+        new = os.path.join(self.staging, relative)
+        folder = os.path.dirname(new)
         try:
-            new.parent.mkdir(parents=True, exist_ok=True)
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
             os.link(old, new)
         except FileExistsError:
             return True
@@ -130,7 +148,7 @@ class Memo:
         """Keep this build's keys for the next build (call only once the build was swapped in)."""
         self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.manifest_path.with_suffix(".tmp")
-        data = {"code": self.code, "variables": self.variables, "files": self.keys}
+        data = {"code": self.code, "variables": self.variables, "files": self.keys, "produced": self.produced}
         temporary.write_text(json.dumps(data), encoding="utf-8")
         os.replace(temporary, self.manifest_path)
 
@@ -152,7 +170,21 @@ class Memo:
         return cached
 
     def fingerprint(self, value: Any, depth: int = 0) -> str:
-        """A stable string for a template variable's value; changes when what it shows changes."""
+        """A stable string for a template variable's value; changes when what it shows changes.
+
+        Values are read-only while pages are written, and the same ones (the list of all posts, a
+        week, the feed links) reach thousands of pages: each is fingerprinted once per build.
+        """
+        if value is None or isinstance(value, str | int | float | bool):
+            return repr(value)
+        cached = self._values.get((id(value), depth))
+        if cached is not None and cached[0] is value:
+            return cached[1]
+        result = self._fingerprint(value, depth)
+        self._values[(id(value), depth)] = (value, result)
+        return result
+
+    def _fingerprint(self, value: Any, depth: int) -> str:
         from pelican.contents import Content
         from pelican.paginator import Page, Paginator
         from pelican.urlwrappers import URLWrapper
@@ -201,7 +233,8 @@ class NullMemo(Memo):
 
     def __init__(self) -> None:  # noqa: D107 - nothing to load
         self.keys, self.code, self.site, self.variables = {}, "", "", {}
-        self._previous_keys, self._fingerprints = {}, {}
+        self.in_place, self.previous_produced, self.produced = False, [], []
+        self._previous_keys, self._fingerprints, self._values = {}, {}, {}
         self.reused = 0
 
     def reuse(self, relative: str, key: str) -> bool:

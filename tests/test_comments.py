@@ -216,3 +216,17 @@ def test_imported_seeds_render_with_their_threads(site) -> None:
     typepad = review.find(id="comment-001")
     assert typepad.find(itemprop="author").get_text(strip=True) == "Agenda Software"
     assert typepad.find("time")["datetime"] == "2011-11-05T03:17:00"
+
+
+def test_rebuilding_in_one_process_never_doubles_a_reply(site):
+    """livereload builds again and again in one process, from the comment cache."""
+    site.post("threaded", "Threaded")
+    site.write("comments/threaded/c1.md", "Author: Ann\nDate: 2009-09-22T10:00:00\n\nFirst.\n")
+    site.write("comments/threaded/c2.md", "Author: Bob\nDate: 2009-09-22T11:00:00\nReply-To: c1\n\nReply.\n")
+    post = site.content / "posts/threaded.md"
+    for round_ in range(3):
+        post.write_text(post.read_text() + f"\nRound {round_}.\n")  # the page is made again
+        site.build()
+    soup = site.soup("2009/09/threaded/index.html")
+    assert "Round 2." in soup.get_text()
+    assert len(soup.select('[itemtype="https://schema.org/Comment"]')) == 2

@@ -229,6 +229,7 @@ def load_comments(root: Path, cache_file: Path | None = None) -> dict[str, list[
     cache = _load_cache(cache_file)
     fresh: dict[str, tuple[tuple[int, int], Comment, list[str]]] = {}
     renderer = None
+    changed = False
     found: dict[str, list[Comment]] = {}
     for folder, _dirs, files in os.walk(root):
         names = sorted(name for name in files if name.endswith(".md"))
@@ -236,26 +237,31 @@ def load_comments(root: Path, cache_file: Path | None = None) -> dict[str, list[
             continue
         slug = os.path.relpath(folder, root).replace(os.sep, "/")
         for name in names:
-            path = Path(folder) / name
+            path = os.path.join(folder, name)
             shown = f"{slug}/{name}"
             try:
-                stat = path.stat()
+                stat = os.stat(path)
                 stamp = (stat.st_mtime_ns, stat.st_size)
                 cached = cache.get(shown)
                 if cached and cached[0] == stamp:
-                    _, comment, problems = cached
-                    comment = replace(comment, replies=[], by_author=False)
+                    entry = cached
+                    # a fresh copy with its own list: threads and marks are made anew each build
+                    comment = replace(cached[1], replies=[], by_author=False)
+                    problems = cached[2]
                 else:
                     renderer = renderer or BodyRenderer()
-                    comment, problems = read_comment(path, shown, renderer)
+                    comment, problems = read_comment(Path(path), shown, renderer)
+                    entry = (stamp, replace(comment, replies=[], by_author=False), problems)
+                    changed = True
             except (OSError, UnicodeDecodeError) as exc:
                 logger.error("comments: %s: cannot read the file (%s); skipped", shown, exc)
                 continue
             for problem in problems:
                 logger.error("%s", problem)
-            fresh[shown] = (stamp, replace(comment, replies=[], by_author=False), problems)
+            fresh[shown] = entry
             found.setdefault(slug, []).append(comment)
-    _save_cache(cache_file, fresh)
+    if changed or len(fresh) != len(cache):
+        _save_cache(cache_file, fresh)
     return found
 
 

@@ -53,6 +53,24 @@ def _collect(environment, name: str, seen: set[str]) -> frozenset[str] | None:
     return frozenset(found)
 
 
+def page_key(template, localcontext: dict) -> str | None:
+    """The key of one page: its template family's variables, fingerprinted; None if unknowable."""
+    environment = getattr(template, "environment", None)
+    if environment is None:  # not a Jinja template (text a plugin rendered itself)
+        return None
+    variables = template_variables(environment, template.name)
+    if variables is None:
+        return None
+    memo = incremental.active()
+    return incremental.digest(
+        memo.code,
+        memo.site,
+        template.name,
+        localcontext["output_file"],
+        *(f"{v}={memo.fingerprint(localcontext.get(v))}" for v in sorted(variables)),
+    )
+
+
 class KeyedTemplate:
     """Wraps a Jinja template: renders only when the page's key changed since the last build."""
 
@@ -64,22 +82,9 @@ class KeyedTemplate:
         return getattr(self.template, name)
 
     def render(self, localcontext: dict) -> str:
-        memo = incremental.active()
-        environment = getattr(self.template, "environment", None)
-        if environment is None:  # not a Jinja template (text a plugin rendered itself)
-            return self.template.render(localcontext)
-        variables = template_variables(environment, self.template.name)
+        key = page_key(self.template, localcontext)
         name = localcontext["output_file"]
-        if variables is None:
-            return self.template.render(localcontext)
-        key = incremental.digest(
-            memo.code,
-            memo.site,
-            self.template.name,
-            name,
-            *(f"{v}={memo.fingerprint(localcontext.get(v))}" for v in sorted(variables)),
-        )
-        if memo.reuse(name, key):
+        if key is not None and incremental.active().reuse(name, key):
             self.writer.reused.add(os.path.join(self.writer.output_path, name))
             return ""
         return self.template.render(localcontext)
@@ -93,16 +98,41 @@ class IncrementalWriter(Writer):
         self.reused: set[str] = set()
 
     def write_file(self, name, template, context, *args, override_output=False, **kwargs):
-        if not override_output:  # a page that overrides another is always made afresh
-            template = KeyedTemplate(template, self)
-        return super().write_file(
-            name, template, context, *args, override_output=override_output, **kwargs
-        )
+        if override_output or not name:  # a page that overrides another is always made afresh
+            return super().write_file(name, template, context, *args, override_output=override_output, **kwargs)
+        if not args and not self._paginated(kwargs) and self._reuse_single_page(name, template, context, kwargs):
+            return None
+        # paginated listings: each page is keyed as Pelican renders it
+        template = KeyedTemplate(template, self)
+        return super().write_file(name, template, context, *args, override_output=override_output, **kwargs)
+
+    def _paginated(self, kwargs: dict) -> bool:
+        """Would Pelican split this write into several pages? (then keys are taken per page)"""
+        if kwargs.get("paginated") is not None:
+            return True
+        listed = any(key in kwargs for key in ("articles", "dates"))
+        return listed and kwargs.get("template_name") in self.settings.get("PAGINATED_TEMPLATES", {})
+
+    def _reuse_single_page(self, name, template, context, kwargs) -> bool:
+        """Keep the last build's copy of a one-page write when its key is unchanged."""
+        localcontext = context.copy()
+        localcontext["localsiteurl"] = localcontext.get("localsiteurl")
+        if kwargs.get("relative_urls"):
+            return False  # relative URLs depend on the page's depth: let Pelican do its work
+        localcontext["output_file"] = name
+        localcontext.update({k: v for k, v in kwargs.items() if k not in ("template_name", "url", "relative_urls", "paginated")})
+        key = page_key(template, localcontext)
+        if key is None or not incremental.active().reuse(name, key):
+            return False
+        path = os.path.join(self.output_path, name)
+        self._written_files.add(path)
+        signals.content_written.send(path, context=localcontext)
+        return True
 
     def _open_w(self, filename, encoding, override=False):
         if filename not in self.reused:
             return super()._open_w(filename, encoding, override)
-        # the previous build's file is already linked in place: keep Pelican's bookkeeping of
+        # the previous build's file is already in place: keep Pelican's bookkeeping of
         # written files, but write nothing over it
         if filename in self._written_files:
             return super()._open_w(filename, encoding, override)
