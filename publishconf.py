@@ -15,6 +15,8 @@ DELETE_OUTPUT_DIRECTORY = True
 # The subscription service the site's forms post to, and the links in emails point at.
 SUBSCRIBERS = {
     **SUBSCRIBERS,
-    "service_url": os.environ.get("ENCOUNTER_SERVICE_URL", "https://subscribe.theencounterhabit.com"),
+    "service_url": os.environ.get(
+        "ENCOUNTER_SERVICE_URL", "https://subscribe.theencounterhabit.com"
+    ),
 }
 SUBSCRIBE_ACTION = SUBSCRIBERS["service_url"] + "/subscribe"

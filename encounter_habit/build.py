@@ -7,6 +7,7 @@ report them and decide whether they fail the build.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -219,10 +220,8 @@ def apply_changes(staging: Path, output: Path, memo) -> list[str]:
     produced = set(memo.keys) | set(written)
     emptied: set[str] = set()
     for relative in set(memo.previous_produced) - produced:
-        try:
+        with contextlib.suppress(FileNotFoundError):  # already gone is what we want
             os.remove(os.path.join(output, relative))
-        except FileNotFoundError:
-            pass
         emptied.add(os.path.dirname(os.path.join(output, relative)))
     for folder in sorted(emptied, key=len, reverse=True):
         while folder != str(output) and folder.startswith(str(output)):
@@ -255,7 +254,12 @@ def remove_in_background(folder: Path) -> None:
     """Delete a folder without waiting for it (rmtree in a detached Python process)."""
     try:
         subprocess.Popen(
-            [sys.executable, "-c", "import shutil, sys; shutil.rmtree(sys.argv[1], ignore_errors=True)", str(folder)],
+            [
+                sys.executable,
+                "-c",
+                "import shutil, sys; shutil.rmtree(sys.argv[1], ignore_errors=True)",
+                str(folder),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -148,7 +148,12 @@ class Memo:
         """Keep this build's keys for the next build (call only once the build was swapped in)."""
         self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.manifest_path.with_suffix(".tmp")
-        data = {"code": self.code, "variables": self.variables, "files": self.keys, "produced": self.produced}
+        data = {
+            "code": self.code,
+            "variables": self.variables,
+            "files": self.keys,
+            "produced": self.produced,
+        }
         temporary.write_text(json.dumps(data), encoding="utf-8")
         os.replace(temporary, self.manifest_path)
 

@@ -222,7 +222,10 @@ def test_rebuilding_in_one_process_never_doubles_a_reply(site):
     """livereload builds again and again in one process, from the comment cache."""
     site.post("threaded", "Threaded")
     site.write("comments/threaded/c1.md", "Author: Ann\nDate: 2009-09-22T10:00:00\n\nFirst.\n")
-    site.write("comments/threaded/c2.md", "Author: Bob\nDate: 2009-09-22T11:00:00\nReply-To: c1\n\nReply.\n")
+    site.write(
+        "comments/threaded/c2.md",
+        "Author: Bob\nDate: 2009-09-22T11:00:00\nReply-To: c1\n\nReply.\n",
+    )
     post = site.content / "posts/threaded.md"
     for round_ in range(3):
         post.write_text(post.read_text() + f"\nRound {round_}.\n")  # the page is made again

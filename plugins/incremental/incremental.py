@@ -99,19 +99,29 @@ class IncrementalWriter(Writer):
 
     def write_file(self, name, template, context, *args, override_output=False, **kwargs):
         if override_output or not name:  # a page that overrides another is always made afresh
-            return super().write_file(name, template, context, *args, override_output=override_output, **kwargs)
-        if not args and not self._paginated(kwargs) and self._reuse_single_page(name, template, context, kwargs):
+            return super().write_file(
+                name, template, context, *args, override_output=override_output, **kwargs
+            )
+        if (
+            not args
+            and not self._paginated(kwargs)
+            and self._reuse_single_page(name, template, context, kwargs)
+        ):
             return None
         # paginated listings: each page is keyed as Pelican renders it
         template = KeyedTemplate(template, self)
-        return super().write_file(name, template, context, *args, override_output=override_output, **kwargs)
+        return super().write_file(
+            name, template, context, *args, override_output=override_output, **kwargs
+        )
 
     def _paginated(self, kwargs: dict) -> bool:
         """Would Pelican split this write into several pages? (then keys are taken per page)"""
         if kwargs.get("paginated") is not None:
             return True
         listed = any(key in kwargs for key in ("articles", "dates"))
-        return listed and kwargs.get("template_name") in self.settings.get("PAGINATED_TEMPLATES", {})
+        return listed and kwargs.get("template_name") in self.settings.get(
+            "PAGINATED_TEMPLATES", {}
+        )
 
     def _reuse_single_page(self, name, template, context, kwargs) -> bool:
         """Keep the last build's copy of a one-page write when its key is unchanged."""
@@ -120,7 +130,13 @@ class IncrementalWriter(Writer):
         if kwargs.get("relative_urls"):
             return False  # relative URLs depend on the page's depth: let Pelican do its work
         localcontext["output_file"] = name
-        localcontext.update({k: v for k, v in kwargs.items() if k not in ("template_name", "url", "relative_urls", "paginated")})
+        localcontext.update(
+            {
+                k: v
+                for k, v in kwargs.items()
+                if k not in ("template_name", "url", "relative_urls", "paginated")
+            }
+        )
         key = page_key(template, localcontext)
         if key is None or not incremental.active().reuse(name, key):
             return False
