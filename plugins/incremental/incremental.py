@@ -97,22 +97,17 @@ class IncrementalWriter(Writer):
         super().__init__(output_path, settings=settings)
         self.reused: set[str] = set()
 
-    def write_file(self, name, template, context, *args, override_output=False, **kwargs):
-        if override_output or not name:  # a page that overrides another is always made afresh
-            return super().write_file(
-                name, template, context, *args, override_output=override_output, **kwargs
-            )
-        if (
-            not args
-            and not self._paginated(kwargs)
-            and self._reuse_single_page(name, template, context, kwargs)
-        ):
+    # Writer.write_file's parameters after `context`, for callers that pass them by position.
+    POSITIONAL = ("relative_urls", "paginated", "template_name", "override_output", "url")
+
+    def write_file(self, name, template, context, *args, **kwargs):
+        kwargs.update(zip(self.POSITIONAL, args, strict=False))
+        if kwargs.get("override_output") or not name:  # an overriding page is always made afresh
+            return super().write_file(name, template, context, **kwargs)
+        if not self._paginated(kwargs) and self._reuse_single_page(name, template, context, kwargs):
             return None
         # paginated listings: each page is keyed as Pelican renders it
-        template = KeyedTemplate(template, self)
-        return super().write_file(
-            name, template, context, *args, override_output=override_output, **kwargs
-        )
+        return super().write_file(name, KeyedTemplate(template, self), context, **kwargs)
 
     def _paginated(self, kwargs: dict) -> bool:
         """Would Pelican split this write into several pages? (then keys are taken per page)"""
@@ -130,13 +125,7 @@ class IncrementalWriter(Writer):
         if kwargs.get("relative_urls"):
             return False  # relative URLs depend on the page's depth: let Pelican do its work
         localcontext["output_file"] = name
-        localcontext.update(
-            {
-                k: v
-                for k, v in kwargs.items()
-                if k not in ("template_name", "url", "relative_urls", "paginated")
-            }
-        )
+        localcontext.update({k: v for k, v in kwargs.items() if k not in self.POSITIONAL})
         key = page_key(template, localcontext)
         if key is None or not incremental.active().reuse(name, key):
             return False
