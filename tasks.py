@@ -90,13 +90,12 @@ def clean(c):
 @task(name="new-post", help={"title": "the post's title, in quotes"})
 def new_post(c, title):
     """Scaffold content/posts/YYYY-MM-DD-slug.md with full metadata; never overwrites."""
-    from encounter_habit.build import load_settings
+    from encounter_habit.build import BuildFailed, load_settings
     from encounter_habit.scaffold import PostExists, new_post
 
-    author = load_settings(SETTINGS)["AUTHOR"]
     try:
-        path = new_post(ROOT / "content", title, author)
-    except (PostExists, ValueError) as exc:
+        path = new_post(ROOT / "content", title, load_settings(SETTINGS)["AUTHOR"])
+    except (BuildFailed, PostExists, ValueError) as exc:
         sys.exit(f"error: {exc}")
     print(f"wrote {path.relative_to(ROOT)}")
 

@@ -60,10 +60,21 @@ def configure_logging(verbose: bool = False) -> None:
 
 
 def load_settings(settings_file: str | os.PathLike, overrides: dict | None = None) -> dict:
-    """Read a Pelican settings file, with overrides applied on top."""
+    """Read a Pelican settings file, with overrides applied on top; BuildFailed if it cannot be."""
     from pelican.settings import read_settings
 
-    return read_settings(str(settings_file), override=overrides or {})
+    if not os.path.isfile(settings_file):
+        raise BuildFailed(f"{settings_file}: no such settings file; pass --settings pelicanconf.py")
+    try:
+        return read_settings(str(settings_file), override=overrides or {})
+    except SyntaxError as exc:
+        raise BuildFailed(
+            f"{exc.filename}:{exc.lineno}: {exc.msg}; fix the settings file"
+        ) from None
+    except Exception as exc:  # any error the settings module raises while it runs
+        raise BuildFailed(
+            f"{settings_file}: {type(exc).__name__}: {exc}; fix the settings file"
+        ) from None
 
 
 def build_site(

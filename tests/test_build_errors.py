@@ -128,3 +128,14 @@ def test_invoke_lists_every_task_with_a_description():
     listed = {line.split()[0]: line for line in result.stdout.splitlines()[1:] if line.strip()}
     for name in ("build", "serve", "livereload", "publish", "clean", "new-post", "test"):
         assert name in listed and len(listed[name].split()) > 2, name
+
+
+@pytest.mark.parametrize("text", [None, "x = (\n"])
+def test_a_missing_or_broken_settings_file_is_one_line_not_a_traceback(tmp_path, text):
+    settings = tmp_path / "conf.py"
+    if text is not None:
+        settings.write_text(text)
+    result = invoke("build", "--settings", str(settings))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "conf.py" in result.stderr

@@ -44,8 +44,9 @@ def page_types(output: Path) -> dict[str, str]:
         "email": "/email/make-this-the-week-of-encounter/",
     }
     chapters = sorted(p for p in (output / "ebook").glob("*/index.html"))
-    if chapters:
-        pages["ebook-chapter"] = "/" + chapters[0].parent.relative_to(output).as_posix() + "/"
+    # the first chapter, whatever its slug; a missing one fails test_every_expected_page_type_was_built
+    first = chapters[0].parent.relative_to(output).as_posix() if chapters else "ebook/no-chapter"
+    pages["ebook-chapter"] = f"/{first}/"
     return pages
 
 
@@ -67,7 +68,6 @@ def test_every_expected_page_type_was_built(full_site):
         file = full_site.output / path.lstrip("/")
         file = file / "index.html" if path.endswith("/") else file
         assert file.is_file(), f"{name}: {path} was not built"
-    assert "ebook-chapter" in page_types(full_site.output)
 
 
 def open_page(chromium, url: str, width: int, scheme: str = "light"):
