@@ -29,7 +29,12 @@ def _build(settings_file: Path = SETTINGS, *, strict: bool = False):
     except BuildFailed as exc:
         sys.exit(f"error: {exc}")
     problems = f", {len(report.errors)} error(s) above" if report.errors else ""
-    print(f"built {report.articles} posts and {report.pages} pages into {report.output}{problems}")
+    if report.unchanged:
+        print(f"nothing changed since the last build: {report.output} is up to date{problems}")
+    else:
+        print(
+            f"built {report.articles} posts and {report.pages} pages into {report.output}{problems}"
+        )
     return report
 
 

@@ -34,17 +34,28 @@ class BuildReport:
     pages: int = 0
     made: int = 0  # output files rendered in this build
     reused: int = 0  # output files linked unchanged from the previous build
+    unchanged: bool = False  # nothing changed since the last build: Pelican did not run
+    messages: list[tuple[int, str]] = field(default_factory=list)  # (level, text) of warnings+
+    valid_until: float | None = None  # when a future-dated post goes live (output then stale)
 
 
 class ErrorCollector(logging.Handler):
-    """Keeps the first line of every ERROR record logged while a build runs."""
+    """Keeps the first line of every ERROR record logged while a build runs, and every warning.
+
+    The warnings and errors are kept so that a later build that finds nothing changed can say
+    them again: an author who runs the build twice still hears what is wrong with the content.
+    """
 
     def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
+        super().__init__(level=logging.WARNING)
         self.lines: list[str] = []
+        self.messages: list[tuple[int, str]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage().splitlines()[0])
+        message = record.getMessage()
+        self.messages.append((record.levelno, message))
+        if record.levelno >= logging.ERROR:
+            self.lines.append(message.splitlines()[0])
 
 
 def configure_logging(verbose: bool = False) -> None:
@@ -88,13 +99,83 @@ def build_site(
 
     With ``strict``, any ERROR logged during the build fails it (for publishing) and the old
     output stays in place. With ``incremental``, files whose inputs did not change since the last
-    build are linked from it instead of made again (see encounter_habit.incremental).
+    build are linked from it instead of made again (see encounter_habit.incremental), and when no
+    input file changed at all, the build ends before it starts (see encounter_habit.inputs).
     """
-    from encounter_habit import incremental as memo_module
+    from encounter_habit import inputs
 
+    stamp_file = inputs.stamp_path(settings_file, overrides) if incremental else None
+    if stamp_file:
+        report = unchanged_build(stamp_file, strict)
+        if report:
+            return report
+    started_ns = time.time_ns()
     settings = load_settings(settings_file, overrides)
     output = Path(settings["OUTPUT_PATH"]).resolve()
     staging = output.with_name(f".{output.name}.staging")
+    if stamp_file:
+        roots = inputs.roots_of(settings)
+        settings_folder = str(Path(settings_file).resolve().parent)
+        skip = [str(output), str(staging), os.path.realpath(settings["CACHE_PATH"])]
+        scanned = inputs.take(roots, settings_folder, skip, started_ns)
+    report = build_into(settings, output, staging, strict=strict, incremental=incremental)
+    if stamp_file:
+        stats, modules, hashes = scanned
+        output_folders, outputs = inputs.folders(str(output))
+        inputs.Stamp(
+            roots=roots,
+            settings_folder=settings_folder,
+            settings_modules=modules,
+            output=str(output),
+            skip=skip,
+            inputs=stats,
+            output_folders=output_folders,
+            outputs=outputs,
+            environment=inputs.environment(),
+            valid_until=report.valid_until,
+            hashes=hashes,
+            articles=report.articles,
+            pages=report.pages,
+            messages=report.messages,
+            errors=report.errors,
+        ).save(stamp_file)
+    return report
+
+
+def unchanged_build(stamp_file: Path, strict: bool) -> BuildReport | None:
+    """The last build's report when no input changed since it (None: a build is needed).
+
+    The last build's warnings and errors are logged again, and a strict build fails on its errors
+    just as it would have if it had run.
+    """
+    from encounter_habit import inputs
+
+    stamp = inputs.Stamp.load(stamp_file)
+    if stamp is None or not inputs.unchanged(stamp):
+        return None
+    for level, message in stamp.messages:
+        logger.log(level, "%s", message)
+    output = Path(stamp.output)
+    if strict and stamp.errors:
+        raise BuildFailed(f"{len(stamp.errors)} error(s) in the content; {output} left as it was")
+    return BuildReport(
+        output=output,
+        errors=list(stamp.errors),
+        articles=stamp.articles,
+        pages=stamp.pages,
+        reused=stamp.outputs,
+        unchanged=True,
+        messages=[tuple(m) for m in stamp.messages],
+        valid_until=stamp.valid_until,
+    )
+
+
+def build_into(
+    settings: dict, output: Path, staging: Path, *, strict: bool, incremental: bool
+) -> BuildReport:
+    """Run Pelican into ``staging``, then put what it made in place at ``output``."""
+    from encounter_habit import incremental as memo_module
+
     shutil.rmtree(staging, ignore_errors=True)
     settings["OUTPUT_PATH"] = str(staging)
     # The staging folder is always fresh, so Pelican must not try to clean it again.
@@ -115,6 +196,7 @@ def build_site(
         memo_module.activate(None)
         root.removeHandler(collector)
     report.errors = collector.lines
+    report.messages = collector.messages
     if strict and report.errors:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed(f"{len(report.errors)} error(s) in the content; {output} left as it was")
@@ -195,10 +277,13 @@ def run_pelican(settings: dict, staging: Path) -> BuildReport:
         pelican.run()
     finally:
         signals.all_generators_finalized.disconnect(keep_context)
+    from encounter_habit.inputs import next_publication
+
     return BuildReport(
         output=staging,
         articles=len(context.get("articles", [])),
         pages=len(context.get("pages", [])),
+        valid_until=next_publication(context),
     )
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import random
+import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from encounter_habit.build import build_site
+from encounter_habit import inputs
+from encounter_habit.build import BuildFailed, build_site
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -168,9 +172,80 @@ def test_a_second_build_with_nothing_changed_renders_nothing(tmp_path):
     ws = Workspace(tmp_path, posts=6)
     first = ws.build_incrementally()
     second = ws.build_incrementally()
-    assert first.made > 20 and first.reused == 0
-    assert second.made == 0 and second.reused == first.made
+    assert first.made > 20 and first.reused == 0 and not first.unchanged
+    assert second.unchanged and second.made == 0 and second.reused >= first.made
+    assert (second.articles, second.pages) == (first.articles, first.pages)
     ws.assert_same_as_clean("nothing changed")
+
+
+def test_the_pages_are_reused_when_only_the_stamp_is_gone(tmp_path):
+    """Without the input stamp the build runs, and the memo still makes nothing again."""
+    ws = Workspace(tmp_path, posts=6)
+    first = ws.build_incrementally()
+    shutil.rmtree(ws.root / "cache" / inputs.STAMPS)
+    second = ws.build_incrementally()
+    assert not second.unchanged and second.made == 0 and second.reused == first.made
+
+
+def test_a_change_within_the_same_timestamp_is_still_seen(tmp_path):
+    """Same size, same mtime, same inode: only the racy-file hash can tell the edit apart."""
+    ws = Workspace(tmp_path, posts=6)
+    post = ws.content / "posts" / "post-00002.md"
+    ws.build_incrementally()
+    before = post.stat()
+    text = post.read_text(encoding="utf-8")
+    edited = text.replace("e", "a", 1)
+    assert len(edited) == len(text) and edited != text
+    with open(post, "r+", encoding="utf-8") as handle:  # in place: the inode stays
+        handle.write(edited)
+    os.utime(post, ns=(before.st_atime_ns, before.st_mtime_ns))
+    again = ws.build_incrementally()
+    assert not again.unchanged and again.made > 0
+    ws.assert_same_as_clean("edit within the same timestamp")
+
+
+def test_a_deleted_output_file_is_made_again(tmp_path):
+    ws = Workspace(tmp_path, posts=6)
+    ws.build_incrementally()
+    page = ws.root / "incremental" / "index.html"
+    page.unlink()
+    again = ws.build_incrementally()
+    assert not again.unchanged and page.is_file()
+    ws.assert_same_as_clean("deleted output")
+
+
+def test_a_settings_variable_in_the_environment_counts_as_a_change(tmp_path, monkeypatch):
+    ws = Workspace(tmp_path, posts=4)
+    ws.build_incrementally()
+    monkeypatch.setenv("ENCOUNTER_SOMETHING", "new value")
+    assert not ws.build_incrementally().unchanged
+    assert ws.build_incrementally().unchanged
+
+
+def test_a_future_post_going_live_ends_the_unchanged_output(tmp_path):
+    ws = Workspace(tmp_path, posts=4)
+    post = ws.content / "posts" / "post-00001.md"
+    text = post.read_text(encoding="utf-8")
+    post.write_text(re.sub(r"Date: [^\n]+", "Date: 2099-01-05 09:00", text, count=1), "utf-8")
+    first = ws.build_incrementally()
+    assert first.valid_until is not None and first.valid_until > time.time()
+    assert ws.build_incrementally().unchanged
+    # the moment passes (the clock cannot be moved, so the stamp is made older instead)
+    stamp_file = next((ws.root / "cache" / inputs.STAMPS).iterdir())
+    stamp = inputs.Stamp.load(stamp_file)
+    stamp.valid_until = time.time() - 1
+    stamp.save(stamp_file)
+    assert not ws.build_incrementally().unchanged
+
+
+def test_a_theme_edit_counts_as_a_change(tmp_path):
+    ws = Workspace(tmp_path, posts=4)
+    ws.build_incrementally()
+    css = ws.theme / "static" / "css" / "post.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n/* darker */\n", encoding="utf-8")
+    again = ws.build_incrementally()
+    assert not again.unchanged
+    ws.assert_same_as_clean("theme css")
 
 
 def test_editing_one_body_remakes_only_the_pages_that_show_it(tmp_path):
@@ -203,4 +278,12 @@ def test_problems_are_reported_again_by_a_build_that_reuses_everything(site):
     second = site.build()
     assert len(first.errors) == 2
     assert second.errors == first.errors
-    assert second.made == 0
+    assert second.made == 0 and second.unchanged
+
+
+def test_a_strict_build_fails_on_errors_even_when_nothing_changed(site):
+    site.post("good", "Good post")
+    site.write("posts/bad.md", "Title: Bad\nDate: someday\n\nBody.\n")
+    site.build()
+    with pytest.raises(BuildFailed, match="1 error"):
+        build_site(ROOT / "pelicanconf.py", site.settings_overrides(), strict=True)

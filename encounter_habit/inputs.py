@@ -1,0 +1,229 @@
+"""What a build reads from disk, by file stats: an unchanged site skips the build altogether.
+
+After each good build a *stamp* is saved: the stat (mtime, size, inode) of every file under the
+content, theme, plugin and package folders and the settings folder's modules, the mtime of every
+output folder (a file deleted from or added to the output changes it; editing a generated file in
+place is not noticed, as with make), the environment variables settings read, and until when the
+output stays true (a post dated in the future appears once that moment passes). The next build first scans the same
+folders, which costs a fraction of a second even for tens of thousands of files; when nothing
+differs, the output on disk is already what a build would make, and Pelican is not even imported.
+
+A file written in the same moment as the scan could change without its stat changing (the
+"racy clean" problem git has); files modified shortly before the scan are therefore also hashed,
+and compared by content at the next build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import marshal
+import os
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+STAMPS = "stamps"
+FORMAT = 2
+# Files changed this recently before a scan get their bytes hashed too (filesystem timestamps can
+# be as coarse as one or two seconds).
+RACY_NS = 2_000_000_000
+SKIPPED_FOLDERS = {"__pycache__", ".git", ".pytest_cache", ".ruff_cache"}
+# Environment variables a settings file may read (publishconf.py reads ENCOUNTER_SITEURL ...).
+ENV_PREFIXES = ("ENCOUNTER_", "PELICAN_")
+
+Stats = dict[str, tuple[int, int, int]]
+
+
+def scan(root: str | os.PathLike, *, skip: tuple[str, ...] = ()) -> Stats:
+    """Relative path -> (mtime_ns, size, inode) of every file under ``root`` (none if missing)."""
+    found: Stats = {}
+    root = os.fspath(root)
+    pending = [(root, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIPPED_FOLDERS and entry.path not in skip:
+                        pending.append((entry.path, prefix + entry.name + "/"))
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:  # deleted while we looked
+                    continue
+                found[prefix + entry.name] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    return found
+
+
+def stamp_path(settings_file: str | os.PathLike, overrides: dict | None) -> Path:
+    """Where the stamp of builds with these settings lives (found without reading the settings)."""
+    overrides = overrides or {}
+    settings_file = Path(settings_file).resolve()
+    cache = overrides.get("CACHE_PATH") or settings_file.parent / ".build-cache"
+    ident = hashlib.blake2b(digest_size=8)
+    for part in (
+        str(settings_file),
+        os.getcwd(),
+        json.dumps(overrides, sort_keys=True, default=str),
+    ):
+        ident.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    return Path(cache).resolve() / STAMPS / f"{ident.hexdigest()}.marshal"
+
+
+def environment() -> dict[str, str]:
+    """The variables settings files may read, and what identifies the installed packages."""
+    seen = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
+    packages = sysconfig.get_paths()["purelib"]
+    try:  # installing or upgrading any package changes this folder
+        seen["\0packages"] = str(os.stat(packages).st_mtime_ns)
+    except OSError:
+        seen["\0packages"] = ""
+    seen["\0python"] = sys.version
+    return seen
+
+
+@dataclass
+class Stamp:
+    """The inputs and output of the last good build, as file stats."""
+
+    roots: list[str]  # folders whose files the build reads
+    settings_folder: str  # its top-level modules only: the settings and what they import
+    settings_modules: Stats
+    output: str
+    output_folders: dict[str, int]  # output folder -> mtime_ns
+    skip: list[str]  # folders inside roots that are not inputs (output, cache)
+    inputs: dict[str, Stats]
+    outputs: int  # how many files the output has
+    environment: dict[str, str]
+    valid_until: float | None  # POSIX time at which a future-dated post goes live, if any
+    hashes: dict[str, str] = field(default_factory=dict)  # path -> bytes hash, for racy files
+    articles: int = 0
+    pages: int = 0
+    messages: list[str] = field(default_factory=list)  # warnings and errors, said again
+    errors: list[str] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        with open(temporary, "wb") as handle:
+            marshal.dump((FORMAT, vars(self)), handle)
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Stamp | None:
+        try:
+            with open(path, "rb") as handle:
+                version, data = marshal.load(handle)
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+        if version != FORMAT:
+            return None
+        try:
+            return cls(**data)
+        except TypeError:
+            return None
+
+
+def _digest_file(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+    except OSError:
+        return ""
+
+
+def take(roots: list[str], settings_folder: str, skip: list[str], started_ns: int):
+    """Scan the inputs as a build starts: (stats per root, settings modules, racy file hashes).
+
+    Files modified shortly before ``started_ns`` are hashed as well: their stats alone cannot
+    tell a later change within the same timestamp tick apart.
+    """
+    inputs = {root: scan(root, skip=tuple(skip)) for root in roots}
+    modules = settings_modules(settings_folder)
+    hashes = {}
+    for root, stats in [*inputs.items(), (settings_folder, modules)]:
+        for relative, (mtime, _size, _ino) in stats.items():
+            if mtime >= started_ns - RACY_NS:
+                path = os.path.join(root, relative)
+                hashes[path] = _digest_file(path)
+    return inputs, modules, hashes
+
+
+def unchanged(stamp: Stamp) -> bool:
+    """True when a build now would make exactly the output already on disk."""
+    if stamp.valid_until is not None and time.time() >= stamp.valid_until:
+        return False
+    if environment() != stamp.environment:
+        return False
+    skip = tuple(stamp.skip)
+    for root in stamp.roots:
+        if scan(root, skip=skip) != stamp.inputs.get(root):
+            return False
+    if settings_modules(stamp.settings_folder) != stamp.settings_modules:
+        return False
+    for path, expected in stamp.hashes.items():
+        if _digest_file(path) != expected:
+            return False
+    try:
+        return all(os.stat(f).st_mtime_ns == m for f, m in stamp.output_folders.items())
+    except OSError:  # a folder of the output is gone
+        return False
+
+
+def folders(root: str) -> tuple[dict[str, int], int]:
+    """Every folder under ``root`` (itself included) -> its mtime_ns; and how many files."""
+    found, files = {}, 0
+    for current, _dirs, names in os.walk(root):
+        found[current] = os.stat(current).st_mtime_ns
+        files += len(names)
+    return found, files
+
+
+def roots_of(settings: dict) -> list[str]:
+    """Every folder a build reads: content, theme, plugins and this package."""
+    roots = [settings["PATH"], settings["THEME"], *settings.get("PLUGIN_PATHS", []), PACKAGE]
+    unique = []
+    for root in roots:
+        resolved = os.path.realpath(root)
+        if resolved not in unique:
+            unique.append(resolved)
+    return unique
+
+
+def settings_modules(folder: str) -> Stats:
+    """The modules beside the settings file (publishconf.py imports pelicanconf.py).
+
+    Only the top level: the settings folder is usually the project root, whose other folders are
+    either scanned as roots or not inputs at all (.venv, output, bench).
+    """
+    found: Stats = {}
+    for entry in os.scandir(folder):
+        if entry.name.endswith(".py") and entry.is_file():
+            st = entry.stat()
+            found[entry.name] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    return found
+
+
+def next_publication(context: dict) -> float | None:
+    """The earliest moment after now at which some content's date passes (None: no such post)."""
+    now = dt.datetime.now(dt.UTC)
+    soonest = None
+    for name in ("articles", "drafts", "hidden_articles", "pages", "hidden_pages", "draft_pages"):
+        for content in context.get(name, []) or []:
+            date = getattr(content, "date", None)
+            if not isinstance(date, dt.datetime):
+                continue
+            if date.tzinfo is None:
+                date = date.astimezone()  # naive dates are local time
+            if date > now and (soonest is None or date < soonest):
+                soonest = date
+    return soonest.timestamp() if soonest else None
