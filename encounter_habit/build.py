@@ -8,6 +8,7 @@ report them and decide whether they fail the build.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -188,7 +189,8 @@ def build_into(
     root.addHandler(collector)
     memo_module.activate(memo)
     try:
-        report = run_pelican(settings, staging)
+        with fewer_collections():
+            report = run_pelican(settings, staging)
     except Exception as exc:  # a crash anywhere in Pelican or a plugin
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed(f"build failed, {output} left as it was: {exc}") from exc
@@ -248,6 +250,24 @@ def prepare_memo(settings: dict, output: Path, staging: Path):
         "bytecode_cache": FileSystemBytecodeCache(str(cache / "jinja")),
     }
     return Memo(output, staging, cache / MANIFEST, key)
+
+
+@contextlib.contextmanager
+def fewer_collections():
+    """Run the cyclic garbage collector less often while a build runs.
+
+    A build holds hundreds of thousands of long-lived objects (posts, comments, their HTML,
+    templates). At Python's default thresholds the collector walks all of them again and again:
+    at 2,000 posts that was a quarter of the build's CPU time. Collecting the youngest generation
+    every 50,000 allocations instead of 700 cut the CPU time of a 2,000-post build from 69 s to 49 s
+    for 10 MB more peak memory (turning it off altogether grew memory by 280 MB).
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def forget_logged_warnings() -> None:
