@@ -105,12 +105,13 @@ def build_site(
     """
     from encounter_habit import inputs
 
+    started_ns = time.time_ns()  # before any scan: see inputs.take
     stamp_file = inputs.stamp_path(settings_file, overrides) if incremental else None
+    scans: dict = {}
     if stamp_file:
-        report = unchanged_build(stamp_file, strict)
+        report = unchanged_build(stamp_file, strict, scans)
         if report:
             return report
-    started_ns = time.time_ns()
     settings = load_settings(settings_file, overrides)
     output = Path(settings["OUTPUT_PATH"]).resolve()
     staging = output.with_name(f".{output.name}.staging")
@@ -118,7 +119,7 @@ def build_site(
         roots = inputs.roots_of(settings)
         settings_folder = str(Path(settings_file).resolve().parent)
         skip = [str(output), str(staging), os.path.realpath(settings["CACHE_PATH"])]
-        scanned = inputs.take(roots, settings_folder, skip, started_ns)
+        scanned = inputs.take(roots, settings_folder, skip, started_ns, scans)
     report = build_into(settings, output, staging, strict=strict, incremental=incremental)
     if stamp_file:
         stats, modules, hashes = scanned
@@ -143,7 +144,7 @@ def build_site(
     return report
 
 
-def unchanged_build(stamp_file: Path, strict: bool) -> BuildReport | None:
+def unchanged_build(stamp_file: Path, strict: bool, scans: dict) -> BuildReport | None:
     """The last build's report when no input changed since it (None: a build is needed).
 
     The last build's warnings and errors are logged again, and a strict build fails on its errors
@@ -152,7 +153,7 @@ def unchanged_build(stamp_file: Path, strict: bool) -> BuildReport | None:
     from encounter_habit import inputs
 
     stamp = inputs.Stamp.load(stamp_file)
-    if stamp is None or not inputs.unchanged(stamp):
+    if stamp is None or not inputs.unchanged(stamp, scans):
         return None
     for level, message in stamp.messages:
         logger.log(level, "%s", message)

@@ -141,13 +141,23 @@ def _digest_file(path: str) -> str:
         return ""
 
 
-def take(roots: list[str], settings_folder: str, skip: list[str], started_ns: int):
+def take(
+    roots: list[str],
+    settings_folder: str,
+    skip: list[str],
+    started_ns: int,
+    scans: dict | None = None,
+):
     """Scan the inputs as a build starts: (stats per root, settings modules, racy file hashes).
 
-    Files modified shortly before ``started_ns`` are hashed as well: their stats alone cannot
-    tell a later change within the same timestamp tick apart.
+    ``scans`` are those :func:`unchanged` just made, reused rather than made twice. Files modified
+    shortly before ``started_ns`` are hashed as well: their stats alone cannot tell a later change
+    within the same timestamp tick apart.
     """
-    inputs = {root: scan(root, skip=tuple(skip)) for root in roots}
+    scans = scans or {}
+    inputs = {
+        root: scans.get((root, tuple(skip))) or scan(root, skip=tuple(skip)) for root in roots
+    }
     modules = settings_modules(settings_folder)
     hashes = {}
     for root, stats in [*inputs.items(), (settings_folder, modules)]:
@@ -158,15 +168,20 @@ def take(roots: list[str], settings_folder: str, skip: list[str], started_ns: in
     return inputs, modules, hashes
 
 
-def unchanged(stamp: Stamp) -> bool:
-    """True when a build now would make exactly the output already on disk."""
+def unchanged(stamp: Stamp, scans: dict | None = None) -> bool:
+    """True when a build now would make exactly the output already on disk.
+
+    The folders it scans are kept in ``scans``, by (root, skip), for :func:`take` to reuse.
+    """
+    scans = {} if scans is None else scans
     if stamp.valid_until is not None and time.time() >= stamp.valid_until:
         return False
     if environment() != stamp.environment:
         return False
     skip = tuple(stamp.skip)
     for root in stamp.roots:
-        if scan(root, skip=skip) != stamp.inputs.get(root):
+        scans[root, skip] = scan(root, skip=skip)
+        if scans[root, skip] != stamp.inputs.get(root):
             return False
     if settings_modules(stamp.settings_folder) != stamp.settings_modules:
         return False
