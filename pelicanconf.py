@@ -36,6 +36,7 @@ THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
 PLUGINS = [
     "content_checks",
+    "frozen_urls",  # before incremental: its site key reads every URL
     "incremental",
     "sitemap_xml",
     "comments",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from encounter_habit import inputs
-from encounter_habit.build import BuildFailed, build_site
+from encounter_habit.build import BuildFailed, build_site, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -287,3 +289,31 @@ def test_a_strict_build_fails_on_errors_even_when_nothing_changed(site):
     site.build()
     with pytest.raises(BuildFailed, match="1 error"):
         build_site(ROOT / "pelicanconf.py", site.settings_overrides(), strict=True)
+
+
+def test_frozen_urls_change_no_byte_of_the_site(tmp_path):
+    """The same site built without the frozen_urls plugin (in a fresh process, since Pelican's
+    signals keep every plugin that was ever registered in a process)."""
+    ws = Workspace(tmp_path, posts=8)
+    with_plugin = ws.build_clean()
+    settings = load_settings(ROOT / "pelicanconf.py")
+    plugins = [p for p in settings["PLUGINS"] if p != "frozen_urls"]
+    assert len(plugins) == len(settings["PLUGINS"]) - 1
+    overrides = {**ws.overrides("without", "without-cache"), "PLUGINS": plugins}
+    script = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from encounter_habit.build import build_site;"
+        "build_site(sys.argv[2], json.loads(sys.argv[3]), incremental=False)"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(ROOT),
+            str(ROOT / "pelicanconf.py"),
+            json.dumps(overrides),
+        ],
+        check=True,
+    )
+    assert differences(tmp_path / "without", with_plugin) == []
