@@ -271,6 +271,21 @@ def fewer_collections():
         gc.set_threshold(*before)
 
 
+def forget_memoized_content() -> None:
+    """Drop Pelican's class-level caches of every post's HTML once a build is over.
+
+    ``Content.get_content`` and ``get_summary`` are memoized in a dict on the class, keyed by the
+    post object: in a process that builds again and again (livereload) each build's posts stayed
+    alive for good, and every rebuild at 2,000 posts was two seconds slower than the one before.
+    """
+    from pelican.contents import Content
+
+    for name in ("get_content", "get_summary"):
+        cache = getattr(Content.__dict__.get(name), "cache", None)
+        if isinstance(cache, dict):
+            cache.clear()
+
+
 def forget_logged_warnings() -> None:
     """Pelican drops a warning it has logged before in this process: let each build say it again."""
     from pelican.log import LimitFilter
@@ -298,6 +313,7 @@ def run_pelican(settings: dict, staging: Path) -> BuildReport:
         pelican.run()
     finally:
         signals.all_generators_finalized.disconnect(keep_context)
+        forget_memoized_content()
     from encounter_habit.inputs import next_publication
 
     return BuildReport(

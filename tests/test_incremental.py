@@ -317,3 +317,13 @@ def test_frozen_urls_change_no_byte_of_the_site(tmp_path):
         check=True,
     )
     assert differences(tmp_path / "without", with_plugin) == []
+
+
+def test_a_build_leaves_no_post_alive_in_pelicans_caches(site):
+    """livereload builds again and again in one process: no build may keep the last one's posts."""
+    from pelican.contents import Content
+
+    site.post("kept", "Kept")
+    site.build()
+    assert Content.__dict__["get_content"].cache == {}
+    assert Content.__dict__["get_summary"].cache == {}
