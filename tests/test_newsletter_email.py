@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import binascii
 import email
 import logging
+import random
 import re
+import textwrap
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import css_inline
 import pytest
 from bs4 import BeautifulSoup
+from newsletter_email.newsletter_email import (
+    Fragment,
+    Shell,
+    header_field,
+    one_line,
+    quoted_printable,
+    relative_urls_in,
+    stand_ins,
+    without_at_rules,
+    wrap_words,
+)
 from PIL import Image
 
 from encounter_habit import placeholders
 from encounter_habit.subscribers.issue import IssueTemplate
+from tests.conftest import ROOT
 
 pytest_plugins = ["tests.browser"]
 
@@ -461,10 +477,164 @@ def test_digest_clashing_with_a_post_slug_is_one_line_and_the_post_keeps_its_ema
 def test_the_same_post_gives_the_same_message_bytes_on_every_build(site):
     site.post("steady", "Steady", body="Same words each time.")
     from encounter_habit.build import build_site
-    from tests.conftest import ROOT
 
     build_site(ROOT / "pelicanconf.py", site.settings_overrides(), incremental=False)
     first = (site.output / "email/steady/message.eml").read_bytes()
     build_site(ROOT / "pelicanconf.py", site.settings_overrides(), incremental=False)
     assert (site.output / "email/steady/message.eml").read_bytes() == first
     assert b'boundary="=_' in first
+
+
+# --- the fast paths: each checked against what it replaces -----------------------------------
+
+
+def post_body_styles(html: str) -> list[tuple[str, str | None]]:
+    soup = BeautifulSoup(html, "html.parser")
+    return [(tag.name, tag.get("style")) for tag in soup.select(".post-body *")]
+
+
+def test_post_html_is_styled_as_css_inline_styles_the_whole_document(built):
+    """The post's HTML is styled apart from the layout: the same styles as inlining it all."""
+    css = (ROOT / "theme/templates/email/email.css").read_text()
+    pages = {
+        "post": html_part(parse(built.output / f"email/{SLUG}/message.eml")),
+        "web page": built.page(f"email/{SLUG}/index.html"),
+        "digest": html_part(parse(built.output / "email/week-of-encounter/message.eml")),
+    }
+    for name, html in pages.items():
+        bare = BeautifulSoup(html, "html.parser")
+        for tag in bare.select(".post-body *"):
+            del tag["style"]
+        bare.style.string = css
+        reference = post_body_styles(css_inline.inline(str(bare)))
+        assert sum(style is not None for _tag, style in reference) >= 1, name
+        assert post_body_styles(html) == reference, name
+    assert len(post_body_styles(pages["post"])) > 15
+
+
+def test_non_ascii_names_and_long_subjects_are_encoded_and_folded(site):
+    title = (
+        "Ça commence: the encounter habit, über alles, 会話 — and a subject long enough that "
+        "it has to be folded over several header lines"
+    )
+    site.post("unicode", title=title)
+    result = site.build(NEWSLETTER={"from_name": "Zoë at Café Encounter"})
+    assert result.errors == []
+    raw = (site.output / "email/unicode/message.eml").read_bytes()
+    raw.decode("ascii")
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert all(len(line) <= 998 for line in head.split("\r\n"))  # RFC 5322's hard limit
+    assert "=?utf-8?" in head
+    subject = re.search(r"^Subject:.*?(?=^\S)", head, re.M | re.S).group()
+    assert subject.count("\r\n") > 1, "a long subject is folded"
+    assert all(len(line) <= 78 for line in subject.split("\r\n"))
+    message = parse(site.output / "email/unicode/message.eml")
+    assert str(message["Subject"]) == title
+    assert message["From"].addresses[0].display_name == "Zoë at Café Encounter"
+    assert message.defects == []
+    assert all(part.defects == [] for part in message.walk())
+    for part in message.iter_parts():
+        body = part.get_payload(decode=False)
+        assert all(len(line) <= 76 for line in body.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Subject", "Plain words"),
+        ("Subject", ""),
+        ("Subject", "Ünïcode and 会話"),
+        ("Subject", "=?utf-8?q?looks_encoded?="),
+        ("Subject", '(parens), "quotes", <angles> and ; semicolons'),
+        ("Subject", "two  spaces"),
+        ("Subject", "word " * 30),
+        ("Subject", "x" * 120),
+        ("List-Archive", "<http://127.0.0.1:8000/email/a-post/>"),
+        ("List-Archive", f"<http://127.0.0.1:8000/email/{'long-' * 20}/>"),
+        ("List-Archive", "<http://127.0.0.1:8000/email/café/>"),
+        ("Message-ID", "<a-post.0123456789abcdef@theencounterhabit.com>"),
+        ("Date", "Mon, 21 Sep 2009 09:00:00 -0500"),
+    ],
+)
+def test_header_field_writes_what_the_email_package_writes(name, value):
+    expected = policy.SMTP.fold(name, policy.SMTP.header_store_parse(name, value)[1])
+    assert header_field(name, value) == expected
+
+
+def test_header_field_refuses_a_line_break():
+    with pytest.raises(ValueError):
+        header_field("Subject", "Hello\r\nBcc: victim@example.com")
+
+
+def test_quoted_printable_round_trips_in_short_crlf_lines():
+    text = (
+        "A = sign, caf\u00e9, \u4f1a\u8a71, a tab\there, trailing space \n"
+        + "long line " * 40
+        + "\nCRLF\r\nlone CR\rend"
+    )
+    encoded = quoted_printable(text)
+    assert encoded.isascii() and encoded.endswith("\r\n")
+    lines = encoded.split("\r\n")
+    assert all(len(line) <= 76 for line in lines)
+    assert "\n" not in encoded.replace("\r\n", "")
+    expected = "\r\n".join(text.splitlines()) + "\r\n"
+    assert binascii.a2b_qp(encoded.encode()).decode("utf-8") == expected
+
+
+def test_wrap_words_makes_the_lines_textwrap_makes():
+    rng = random.Random(7)
+    words = ["a", "bb", "word.", "caf\u00e9", "foo-bar", "x" * 19, "y" * 25, "%%MANAGE_URL%%"]
+    words.append("https://example.org/" + "p" * 70)
+    for _ in range(3000):
+        line = one_line(" ".join(rng.choice(words) for _ in range(rng.randint(0, 40))))
+        width = rng.randint(20, 80)
+        assert wrap_words(line, width) == textwrap.fill(
+            line, width, break_long_words=False, break_on_hyphens=False
+        )
+
+
+def test_relative_urls_in_reads_attributes_not_text():
+    html = (
+        '<p title="a > b href=nope">&lt;a href="text"&gt;</p>'
+        '<a href="#top">top</a><a data-href="x" href="https://example.org/">abs</a>'
+        "<img alt='q' src='/images/x.png'><a href=page.html>u</a>"
+        '<a href="&#109;ailto:me@example.com">m</a><a href="%%UNSUBSCRIBE_URL%%">u</a>'
+    )
+    assert relative_urls_in(html) == ["#top", "/images/x.png", "page.html"]
+
+
+def test_a_fragment_link_in_the_post_is_reported_as_relative(site):
+    site.post("anchored", body='Jump to <a href="#later">later</a>.\n\nLater.')
+    result = site.build()
+    assert len(result.errors) == 1
+    assert "relative URL(s) ['#later'] would break in mail clients" in result.errors[0]
+
+
+def test_stand_ins_key_the_shape_of_the_values_not_the_values():
+    def shape(values):
+        slots: list[str] = []
+        stand, key = stand_ins(values, slots)
+        return stand, key, slots
+
+    one = {"title": "One", "lines": [{"url": "u1"}], "body": Fragment("<p>1</p>"), "flag": True}
+    two = {"title": "Two", "lines": [{"url": "u2"}], "body": Fragment("<p>2</p>"), "flag": True}
+    stand, key, slots = shape(one)
+    assert slots == ["One", "u1", "<p>1</p>"]
+    assert stand["title"] == "\ue0000\ue001" and stand["body"] == "\ue0002\ue001"
+    assert shape(two)[1] == key
+    assert shape({**one, "title": ""})[1] != key, "an empty string is part of the shape"
+    assert shape({**one, "lines": []})[1] != key
+    assert shape({**one, "flag": False})[1] != key
+    with pytest.raises(TypeError):
+        shape({"when": datetime(2009, 9, 21)})
+
+
+def test_a_layout_that_changes_a_value_is_refused():
+    mangled = "<html><body><p>\ue0001</p></body></html>"  # a truncated stand-in
+    with pytest.raises(ValueError, match="changes a value"):
+        Shell.of(mangled, set(), "")
+
+
+def test_without_at_rules_keeps_only_the_rule_sets():
+    css = '@charset "utf-8"; @import url(a.css);\np { a: b } /* { */ @media x { q { c: d } } r{e:f}'
+    assert without_at_rules(css) == "p { a: b }\nr{e:f}"

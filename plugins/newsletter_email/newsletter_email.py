@@ -9,11 +9,13 @@ weekof plugin gets a digest under ``email/week-of-<theme slug>/``.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import itertools
 import logging
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import HeaderParseError
@@ -21,15 +23,16 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, quote
 from functools import partial
-from html import escape
+from html import escape, unescape
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import css_inline
 import nh3
 from lxml import html as lxml_html
 from markupsafe import Markup
+from markupsafe import escape as escape_markup
 from pelican import signals
 from pelican.generators import Generator
 from pelican.utils import slugify
@@ -82,6 +85,17 @@ BLOCK_TAGS = {
     "section", "article", "header", "footer", "aside", "details", "summary", "center", "nav",
 }  # fmt: skip
 _STYLE = re.compile(r"<style>.*?</style>", re.S)
+# A start tag's attributes (quoted values may hold ">"; text holds no "<": serialisers escape
+# it), and each attribute's name and value, quoted or not.
+_TAG = re.compile(r"""<[a-zA-Z][^\s/>]*((?:[^>"']|"[^"]*"|'[^']*')*)>""")
+_ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
+# Stand-ins for template values (private-use characters: no template, stylesheet or HTML
+# serialiser makes or changes them), and the comment that separates fragments styled together.
+_SLOT = "\ue000{}\ue001"
+_SLOTS = re.compile("\ue000(\\d+)\ue001")
+_CUT = "<!--\ue002-->"
+# A header value the SMTP policy writes unchanged: printable ASCII words between single spaces.
+_PLAIN_HEADER = re.compile(r"[!-~]+(?: [!-~]+)*")
 ABSOLUTE = re.compile(r"^(https?:|mailto:|%%[A-Z_]+%%$)")
 
 _inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
@@ -202,8 +216,34 @@ def one_line(text: str) -> str:
 
 
 def flatten(text: str | None) -> str:
-    """HTML source text with its line breaks as spaces: only <br> breaks a line of the text part."""
-    return re.sub(r"\s", " ", text or "")
+    """HTML source text with its line breaks as spaces: only <br> breaks a line of the text part.
+
+    Only LF: fill splits lines at LF alone, and one_line makes a space of every other whitespace.
+    """
+    return (text or "").replace("\n", " ")
+
+
+def wrap_words(line: str, width: int) -> str:
+    """``line`` (words between single spaces, as one_line leaves them) wrapped at ``width``.
+
+    The same lines as textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False),
+    which was a third of the plugin's time: words longer than the width (URLs) get a line of their
+    own and are never broken.
+    """
+    lines = []
+    start, end = 0, len(line)
+    while end - start > width:
+        # The last space that leaves at most ``width`` characters before it ends the line; a word
+        # longer than the width runs to the next space.
+        cut = line.rfind(" ", start, start + width + 1)
+        if cut < 0:
+            cut = line.find(" ", start + width + 1)
+            if cut < 0:
+                break
+        lines.append(line[start:cut])
+        start = cut + 1
+    lines.append(line[start:])
+    return "\n".join(lines)
 
 
 def plain_text(html: str) -> str:
@@ -308,16 +348,204 @@ def inline_css(html: str) -> str:
     return inlined.replace("</head>", f"{kept.group()}\n</head>", 1)
 
 
+def url_attributes(html: str) -> list[str]:
+    """Every href and src value of an HTML document, as written (entities not decoded)."""
+    found = []
+    for attributes in _TAG.findall(html):
+        if "href" not in attributes and "src" not in attributes:  # serialisers write lowercase
+            continue
+        for name, value in _ATTRIBUTE.findall(attributes):
+            if name.lower() in ("href", "src"):
+                found.append(value[1:-1] if value[:1] in ("'", '"') else value)
+    return found
+
+
 def relative_urls_in(html: str) -> list[str]:
     """Every href/src of an HTML document that a mail client could not resolve."""
-    root = lxml_html.document_fromstring(html)
-    found = []
-    for element in root.iter():
-        for attribute in ("href", "src"):
-            value = element.get(attribute)
-            if value is not None and not ABSOLUTE.match(value.strip()):
-                found.append(value)
-    return found
+    return [url for url in map(unescape, url_attributes(html)) if not ABSOLUTE.match(url.strip())]
+
+
+# --- layout shells ------------------------------------------------------------------------------
+# Rendering the layout and inlining its CSS for each email cost more than everything else. The
+# layout's markup depends on few things (which strings are empty, how many series lines or digest
+# posts, clipped or not, personal or web), so it is rendered and inlined once per such shape, with
+# numbered stand-ins where the values go; each email then fills them in. The post's own HTML is a
+# Fragment: css-inline styles it inside the same ancestors the layout gives it, so the stylesheet's
+# descendant rules (.post-body p) apply to it exactly as in the whole document.
+
+
+class Fragment(Markup):
+    """HTML from the post (its body, a summary), styled by email.css where the layout places it."""
+
+
+@dataclass
+class Shell:
+    """One shape of a layout, CSS inlined: literal HTML between the numbers of value slots."""
+
+    pieces: list[str | int]
+    # the document around a place for fragments, up to their parent (opening, closing), and the
+    # fragment slots there
+    groups: dict[tuple[str, str], list[int]]
+    urls: list[list[str | int]]  # every href and src value, as literal HTML and slot numbers
+
+    @classmethod
+    def of(cls, html: str, fragments: set[int], css: str) -> Shell:
+        """The shell of a layout rendered with stand-ins (see stand_ins), then CSS-inlined."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        placed = set()
+        root = lxml_html.document_fromstring(html)
+        for element in root.iter():
+            for text, parent in ((element.text, element), (element.tail, element.getparent())):
+                for number in map(int, _SLOTS.findall(text or "")):
+                    if number in fragments and parent is not None:
+                        groups.setdefault(css_context(parent, css), []).append(number)
+                        placed.add(number)
+        if fragments.intersection(map(int, _SLOTS.findall(html))) - placed:
+            raise ValueError(
+                "newsletter_email: the email layout puts post HTML (body_html, summary_html) "
+                "somewhere other than inside an element; it can only be element content"
+            )
+        pieces = with_slots(html)
+        if any(isinstance(p, str) and ("\ue000" in p or "\ue001" in p) for p in pieces):
+            raise ValueError(
+                "newsletter_email: the email layout changes a value (a filter on email.*?); "
+                "values can only be written out as they are or tested for emptiness"
+            )
+        return cls(pieces, groups, [with_slots(url) for url in url_attributes(html)])
+
+    def fill(self, values: list[str], styled: dict[Any, tuple[str, list[str]]]) -> Filled:
+        """The email: each slot's value, each fragment styled for its place (kept in ``styled``)."""
+        places = {}
+        relative = []
+        for context, numbers in self.groups.items():
+            todo = [number for number in numbers if (number, context) not in styled]
+            if todo:  # every fragment in one place (a digest's summaries) in one css-inline call
+                inlined = style_fragments([values[number] for number in todo], context)
+                for number, html in zip(todo, inlined, strict=True):
+                    styled[number, context] = html, relative_urls_in(html)
+            for number in numbers:
+                places[number], in_fragment = styled[number, context]
+                relative += in_fragment
+        html = "".join(
+            piece if isinstance(piece, str) else places[piece] if piece in places else values[piece]
+            for piece in self.pieces
+        )
+        for pieces in self.urls:
+            url = unescape("".join(p if isinstance(p, str) else values[p] for p in pieces))
+            if not ABSOLUTE.match(url.strip()):
+                relative.append(url)
+        return Filled(html, relative)
+
+
+class Filled(NamedTuple):
+    """A filled shell: the HTML, and the URLs in it a mail client could not resolve."""
+
+    html: str
+    relative_urls: list[str]
+
+
+def with_slots(html: str) -> list[str | int]:
+    """``html`` split into literal text and the numbers of the stand-ins in it."""
+    return [
+        int(piece) if odd else piece
+        for odd, piece in zip(itertools.cycle((False, True)), _SLOTS.split(html))
+    ]
+
+
+def stand_ins(value: Any, slots: list[str]) -> tuple[Any, Hashable]:
+    """``value`` with each non-empty string replaced by a numbered stand-in, and its shape's key.
+
+    The stand-ins are numbered in the order of ``slots``, where the strings go. The key holds all
+    a template may branch or loop on: which strings are empty, list lengths, and every other value
+    itself (booleans, Markup constants such as the stylesheet).
+    """
+    if isinstance(value, Fragment) or (isinstance(value, str) and not isinstance(value, Markup)):
+        if not value:
+            return value, (type(value), False)
+        slots.append(value)
+        marker = _SLOT.format(len(slots) - 1)
+        return (Markup(marker) if isinstance(value, Fragment) else marker), (type(value), True)
+    if isinstance(value, dict):
+        pairs = [(name, *stand_ins(item, slots)) for name, item in value.items()]
+        return {name: s for name, s, _ in pairs}, tuple((name, key) for name, _, key in pairs)
+    if isinstance(value, list | tuple):
+        items = [stand_ins(item, slots) for item in value]
+        return [s for s, _ in items], ("list", *(key for _, key in items))
+    if value is None or isinstance(value, bool | int | float | Markup):
+        return value, (type(value), value)
+    raise TypeError(f"newsletter_email: no stand-in for a template value of {type(value)}")
+
+
+def without_at_rules(css: str) -> str:
+    """The rule sets of a stylesheet, without comments and @-rules (@media, @import...)."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    kept, depth, start = [], 0, 0
+    for index, char in enumerate(css):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                if not css[start:index].lstrip().startswith("@"):
+                    kept.append(css[start : index + 1].strip())
+                start = index + 1
+        elif char == ";" and depth == 0:  # the end of an @-rule without a block (@import)
+            start = index + 1
+    return "\n".join(kept)
+
+
+def css_context(parent: Any, css: str) -> tuple[str, str]:
+    """A document with the stylesheet and ``parent``'s ancestry, opened and closed around it."""
+    chain = [*reversed(list(parent.iterancestors())), parent]
+    # Tags, ids and classes: all that email.css selects on. Leaving out the other attributes
+    # (the personal version's table widths) lets both versions of an email share one styling.
+    tags = [
+        "<{}{}>".format(
+            element.tag,
+            "".join(
+                f' {name}="{escape(element.get(name))}"'
+                for name in ("id", "class")
+                if element.get(name) is not None
+            ),
+        )
+        for element in chain
+    ]
+    # chain[0] is <html>: the stylesheet goes in a <head> right after it.
+    opening = f"<!DOCTYPE html>{tags[0]}<head><style>{css}</style></head>{''.join(tags[1:])}"
+    return opening, "".join(f"</{element.tag}>" for element in reversed(chain))
+
+
+def style_fragments(fragments: list[str], context: tuple[str, str]) -> list[str]:
+    """Each fragment with email.css inlined as it applies in ``context`` (one css-inline call)."""
+    opening, closing = context
+    inlined = _inliner.inline(opening + _CUT + _CUT.join(fragments) + _CUT + closing)
+    parts = inlined.split(_CUT)
+    if len(parts) != len(fragments) + 2:  # nh3 removes comments: no fragment holds one
+        raise ValueError("newsletter_email: a post's HTML broke out of its place in the email")
+    return parts[1:-1]
+
+
+# --- the message ------------------------------------------------------------------------------
+
+
+def header_field(name: str, value: str) -> str:
+    """``Name: value`` and CRLF, folded and encoded (RFC 5322, 2047) as email.policy.SMTP does."""
+    line = f"{name}: {value}"
+    if len(line) <= 78 and _PLAIN_HEADER.fullmatch(value) and "=?" not in value:
+        return line + "\r\n"  # the policy writes such a value as it is: skip its parser
+    # header_store_parse refuses CR and LF: no value can add a header of its own.
+    return policy.SMTP.fold(name, policy.SMTP.header_store_parse(name, value)[1])
+
+
+def folded_headers(message: EmailMessage) -> str:
+    """The header section of ``message`` as its policy writes it."""
+    return "".join(message.policy.fold(name, value) for name, value in message.items())
+
+
+def quoted_printable(text: str) -> str:
+    """A text part's body: UTF-8, CRLF line ends, quoted-printable (lines of at most 76)."""
+    data = b"\r\n".join(text.encode("utf-8").splitlines()) + b"\r\n"
+    return binascii.b2a_qp(data, istext=True).decode("ascii")
 
 
 # --- plain text ---------------------------------------------------------------------------------
@@ -349,15 +577,14 @@ class TextRenderer:
 
     def fill(self, text: str, width: int) -> str:
         """Wrap each line of ``text``; URLs and placeholders are never broken."""
+        width = max(width, 20)
+        if "\n" not in text:
+            return wrap_words(one_line(text), width)
         lines = []
         for line in text.split("\n"):
             line = one_line(line)
             if line:
-                lines.append(
-                    textwrap.fill(
-                        line, max(width, 20), break_long_words=False, break_on_hyphens=False
-                    )
-                )
+                lines.append(wrap_words(line, width))
         return "\n".join(lines)
 
     def blocks(self, element: Any, width: int) -> list[str]:
@@ -479,6 +706,7 @@ class Rendition:
     text: str
     source: str
     warnings: list[str] = field(default_factory=list)
+    relative_urls: list[str] = field(default_factory=list)  # in the HTML part
 
 
 class NewsletterEmailGenerator(Generator):
@@ -501,6 +729,11 @@ class NewsletterEmailGenerator(Generator):
         )
         self.domain = mail_domain(self.settings, self.from_address)
         self.css: Markup | None = None
+        self.shells: dict[Hashable, Shell] = {}
+        self.fixed: tuple[str, str] | None = None
+        self.summaries: dict[int, str] = {}  # id(article) -> summary HTML
+        self.date_labels: dict[str, str] = {}  # isoformat -> label
+        self.rules: str | None = None
 
     # -- shared pieces --
 
@@ -512,6 +745,15 @@ class NewsletterEmailGenerator(Generator):
             self.css = Markup(source)
         return self.css
 
+    def plain_rules(self) -> str:
+        """The stylesheet without its @-rules: all that css-inline copies into style attributes.
+
+        Fragments are styled with these alone: parsing the @media rules too doubled the time.
+        """
+        if self.rules is None:
+            self.rules = without_at_rules(self.stylesheet())
+        return self.rules
+
     def url(self, relative: str) -> str:
         """Absolute URL of a site path such as '2009/09/slug/'."""
         return f"{self.base}/{relative.lstrip('/')}"
@@ -519,6 +761,16 @@ class NewsletterEmailGenerator(Generator):
     def email_url(self, slug: str) -> str:
         """Absolute URL of an email's "view in browser" page."""
         return self.url(self.config["path"].format(slug=slug))
+
+    def date_label(self, date: Any) -> str:
+        """'September 21, 2009': each email shows it twice, and Pelican's strftime is slow."""
+        if not date:
+            return ""
+        key = date.isoformat()  # not the date itself: equal instants in two zones are equal
+        if key not in self.date_labels:
+            pattern = self.settings.get("DEFAULT_DATE_FORMAT", "%Y-%m-%d")
+            self.date_labels[key] = date.strftime(pattern)
+        return self.date_labels[key]
 
     def common(self, slug: str, subject: str, date: Any, preheader: str) -> dict[str, Any]:
         """Template values every email shares (masthead, footer, preheader)."""
@@ -531,9 +783,7 @@ class NewsletterEmailGenerator(Generator):
             "name": self.name,
             "home_url": self.url(""),
             "date_iso": date.isoformat() if date else "",
-            "date_label": date.strftime(self.settings.get("DEFAULT_DATE_FORMAT", "%Y-%m-%d"))
-            if date
-            else "",
+            "date_label": self.date_label(date),
             "preheader": preheader,
             "preheader_padding": PREHEADER_PADDING,
             "web_url": self.email_url(slug),
@@ -545,17 +795,39 @@ class NewsletterEmailGenerator(Generator):
             "css": self.stylesheet(),
         }
 
-    def render_html(self, template: str, values: dict[str, Any]) -> tuple[str, str]:
-        """(HTML part with placeholders, public web page): rendered, then CSS inlined."""
-        tpl = self.get_template(template)
-        context = {**self.context, "email": {**values, "personal": True}}
-        personal = inline_css(tpl.render(context))
-        context["email"] = {**values, "personal": False}
-        web = inline_css(tpl.render(context))
+    def render_html(self, template: str, values: dict[str, Any]) -> tuple[Filled, str]:
+        """(HTML part with placeholders, public web page): the layout's shells, filled in."""
+        slots: list[str] = []
+        stand, key = stand_ins(values, slots)
+        fragments = {number for number, slot in enumerate(slots) if isinstance(slot, Fragment)}
+        texts = [str(escape_markup(slot)) for slot in slots]  # as Jinja's autoescape writes them
+        styled: dict[Any, tuple[str, list[str]]] = {}  # shared by both versions
+        personal, web = (
+            self.shell(template, stand, key, version, fragments).fill(texts, styled)
+            for version in (True, False)
+        )
+        page = web.html
         if not self.published:
             # Development: the web page is served wherever the site is, not at the fallback base.
-            web = web.replace(f'="{self.base}/', '="/')
-        return personal, web
+            page = page.replace(f'="{self.base}/', '="/')
+        return personal, page
+
+    def shell(
+        self,
+        template: str,
+        stand: dict[str, Any],
+        key: Hashable,
+        personal: bool,
+        fragments: set[int],
+    ) -> Shell:
+        """The layout rendered and CSS-inlined for this shape of values (made once per shape)."""
+        cache_key = (template, key, personal)
+        shell = self.shells.get(cache_key)
+        if shell is None:
+            context = {**self.context, "email": {**stand, "personal": personal}}
+            html = inline_css(self.get_template(template).render(context))
+            shell = self.shells[cache_key] = Shell.of(html, fragments, self.plain_rules())
+        return shell
 
     def footer_text(self, slug: str, text: TextRenderer) -> str:
         """The plain-text footer: why, where, and how to leave."""
@@ -587,10 +859,10 @@ class NewsletterEmailGenerator(Generator):
 
     def masthead_text(self, date: Any, width: int) -> str:
         """'THE ENCOUNTER HABIT · September 21, 2009' as the first line of the text part."""
-        label = date.strftime(self.settings.get("DEFAULT_DATE_FORMAT", "%Y-%m-%d")) if date else ""
-        return textwrap.fill(
-            f"{self.name.upper()} - {label}" if label else self.name.upper(), width
-        )
+        label = self.date_label(date)
+        line = f"{self.name.upper()} - {label}" if label else self.name.upper()
+        # What textwrap.fill makes of a short line of single-spaced words, without its regexes.
+        return line if len(line) <= width and line == one_line(line) else textwrap.fill(line, width)
 
     # -- posts --
 
@@ -611,6 +883,13 @@ class NewsletterEmailGenerator(Generator):
             lines.append({"label": label, "url": self.url(getattr(series, "url", "") or "")})
         return lines
 
+    def summary(self, article: Any, post_url: str) -> str:
+        """The post's summary, cleaned, its URLs absolute (made once: its email and its week's)."""
+        if id(article) not in self.summaries:
+            summary = clean_body(getattr(article, "summary", "") or "")
+            self.summaries[id(article)] = make_urls_absolute(summary, post_url)
+        return self.summaries[id(article)]
+
     def render_post(self, article: Any) -> Rendition:
         """The email of one post; a post too big for Gmail becomes its summary and a link."""
         source = getattr(article, "relative_source_path", article.slug)
@@ -620,7 +899,7 @@ class NewsletterEmailGenerator(Generator):
         # (Markdown's <mailto:...>) are recognised as mailto: and not joined onto the post's URL.
         body = make_urls_absolute(clean_body(article.content), post_url)
         body = size_images(body, self.base, roots, source)
-        summary = make_urls_absolute(clean_body(getattr(article, "summary", "") or ""), post_url)
+        summary = self.summary(article, post_url)
         count = int(getattr(article, "comment_count", 0) or 0)
         subject = one_line(article.title)
         values = {
@@ -632,13 +911,13 @@ class NewsletterEmailGenerator(Generator):
             "comments_url": f"{post_url}#comments",
             "conversation_label": conversation_label(count),
             "series_lines": self.series_lines(article),
-            "body_html": Markup(body),  # the post's own HTML, cleaned by nh3 above
-            "summary_html": Markup(summary),
+            "body_html": Fragment(body),  # the post's own HTML, cleaned by nh3 above
+            "summary_html": Fragment(summary),
             "clipped": False,
         }
-        html, web = self.render_html(POST_TEMPLATE, values)
+        personal, web = self.render_html(POST_TEMPLATE, values)
         limit = self.config["max_html_bytes"]
-        size = len(html.encode("utf-8"))
+        size = len(personal.html.encode("utf-8"))
         warnings = []
         if size > limit:
             warnings.append(
@@ -647,7 +926,7 @@ class NewsletterEmailGenerator(Generator):
                 "post instead (shorten the post or its images to send it whole)"
             )
             values["clipped"] = True
-            html, web = self.render_html(POST_TEMPLATE, values)
+            personal, web = self.render_html(POST_TEMPLATE, values)
         text = TextRenderer(self.config["text_width"])
         head = [self.masthead_text(article.date, text.width)]
         head += [
@@ -673,11 +952,12 @@ class NewsletterEmailGenerator(Generator):
             slug=article.slug,
             subject=subject,
             date=article.date,
-            html=html,
+            html=personal.html,
             web_html=web,
             text=self.compose_text(head, body_text, tail, article.slug, text),
             source=source,
             warnings=warnings,
+            relative_urls=personal.relative_urls,
         )
 
     # -- weekly digests --
@@ -714,7 +994,7 @@ class NewsletterEmailGenerator(Generator):
         items, text_items = [], []
         for article in week.articles:
             url = self.url(article.url)
-            summary = make_urls_absolute(clean_body(getattr(article, "summary", "") or ""), url)
+            summary = self.summary(article, url)
             count = int(getattr(article, "comment_count", 0) or 0)
             item_title = one_line(article.title)
             items.append(
@@ -723,7 +1003,7 @@ class NewsletterEmailGenerator(Generator):
                     "url": url,
                     "date_iso": article.date.isoformat(),
                     "date_label": getattr(article, "locale_date", ""),
-                    "summary_html": Markup(summary),  # cleaned by nh3 above
+                    "summary_html": Fragment(summary),  # cleaned by nh3 above
                     "comments_url": f"{url}#comments",
                     "conversation_label": conversation_label(count),
                 }
@@ -749,9 +1029,9 @@ class NewsletterEmailGenerator(Generator):
             "post_url": week_url,
             "posts": items,
         }
-        html, web = self.render_html(DIGEST_TEMPLATE, values)
+        personal, web = self.render_html(DIGEST_TEMPLATE, values)
         warnings = []
-        size = len(html.encode("utf-8"))
+        size = len(personal.html.encode("utf-8"))
         if size > self.config["max_html_bytes"]:
             warnings.append(
                 f"newsletter_email: digest {slug!r}: the email is {size // 1000} KB, over the "
@@ -768,48 +1048,74 @@ class NewsletterEmailGenerator(Generator):
             slug=slug,
             subject=subject,
             date=date,
-            html=html,
+            html=personal.html,
             web_html=web,
             text=self.compose_text(head, "\n\n".join(text_items), tail, slug, text),
             source=f"week {title!r}",
             warnings=warnings,
+            relative_urls=personal.relative_urls,
         )
 
     # -- the message --
 
-    def message(self, rendition: Rendition) -> EmailMessage:
-        """The complete .eml: safe headers (built with EmailMessage), text and HTML alternatives."""
-        message = EmailMessage(policy=policy.SMTP)
-        from_name = one_line(self.config["from_name"] or self.name)
-        message["From"] = Address(display_name=from_name, addr_spec=self.from_address)
-        message["To"] = placeholders.RECIPIENT
-        if self.reply_to:
-            message["Reply-To"] = Address(addr_spec=self.reply_to)
-        message["Subject"] = rendition.subject
-        if rendition.date is not None:
-            message["Date"] = format_datetime(rendition.date)
+    def fixed_headers(self) -> tuple[str, str]:
+        """The header fields every email shares, folded and encoded once by the email package.
+
+        (From, To and Reply-To; List-Id, List-Unsubscribe and List-Unsubscribe-Post), so that a
+        display name in any script is RFC 2047-encoded and an address is checked as before.
+        """
+        if self.fixed is None:
+            first, second = EmailMessage(policy=policy.SMTP), EmailMessage(policy=policy.SMTP)
+            from_name = one_line(self.config["from_name"] or self.name)
+            first["From"] = Address(display_name=from_name, addr_spec=self.from_address)
+            first["To"] = placeholders.RECIPIENT
+            if self.reply_to:
+                first["Reply-To"] = Address(addr_spec=self.reply_to)
+            list_id = self.config["list_id"] or f"newsletter.{self.domain}"
+            second["List-Id"] = f'"{quote(self.name)}" <{one_line(list_id).strip("<>")}>'
+            second["List-Unsubscribe"] = (
+                f"<{placeholders.UNSUBSCRIBE_URL}>, <{placeholders.UNSUBSCRIBE_MAILTO}>"
+            )
+            second["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            self.fixed = folded_headers(first), folded_headers(second)
+        return self.fixed
+
+    def message(self, rendition: Rendition) -> str:
+        """The complete .eml: headers, then the text and HTML alternatives, quoted-printable.
+
+        Written out directly: going through EmailMessage cost more than rendering the email.
+        The headers that vary are folded as the email package folds them (header_field).
+        """
+        before, after = self.fixed_headers()
         digest = hashlib.sha256(rendition.slug.encode()).hexdigest()[:16]
         safe_slug = re.sub(r"[^A-Za-z0-9-]", "-", rendition.slug)[:40]
-        # Stable across builds; the sender gives each copy its own Message-ID when it sends.
-        message["Message-ID"] = f"<{safe_slug}.{digest}@{self.domain}>"
-        list_id = self.config["list_id"] or f"newsletter.{self.domain}"
-        message["List-Id"] = f'"{quote(self.name)}" <{one_line(list_id).strip("<>")}>'
-        message["List-Unsubscribe"] = (
-            f"<{placeholders.UNSUBSCRIBE_URL}>, <{placeholders.UNSUBSCRIBE_MAILTO}>"
-        )
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message["List-Archive"] = f"<{self.email_url(rendition.slug)}>"
-        message.set_content(rendition.text, charset="utf-8", cte="quoted-printable")
-        message.add_alternative(
-            rendition.html, subtype="html", charset="utf-8", cte="quoted-printable"
-        )
-        for part in message.iter_parts():
-            del part["MIME-Version"]  # only the top level carries it
-        # The generator would pick a random boundary: derive it from the content so the same post
-        # gives the same bytes on every build. "=_" never occurs in quoted-printable bodies.
+        # The boundary is derived from the content so the same post gives the same bytes on every
+        # build. "=_" never occurs in quoted-printable bodies.
         parts = hashlib.sha256((rendition.text + "\0" + rendition.html).encode("utf-8"))
-        message.set_boundary(f"=_{parts.hexdigest()[:32]}")
-        return message
+        boundary = f"=_{parts.hexdigest()[:32]}"
+        lines = [
+            before,
+            header_field("Subject", rendition.subject),
+            "" if rendition.date is None else header_field("Date", format_datetime(rendition.date)),
+            # Stable across builds; the sender gives each copy its own Message-ID when it sends.
+            header_field("Message-ID", f"<{safe_slug}.{digest}@{self.domain}>"),
+            after,
+            header_field("List-Archive", f"<{self.email_url(rendition.slug)}>"),
+            "MIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n',
+            "\r\n",
+        ]
+        for subtype, content in (("plain", rendition.text), ("html", rendition.html)):
+            lines += [
+                f"--{boundary}\r\n",
+                f'Content-Type: text/{subtype}; charset="utf-8"\r\n',
+                "Content-Transfer-Encoding: quoted-printable\r\n",
+                "\r\n",
+                quoted_printable(content),
+                "\r\n",
+            ]
+        lines.append(f"--{boundary}--\r\n")
+        return "".join(lines)
 
     # -- output --
 
@@ -817,7 +1123,7 @@ class NewsletterEmailGenerator(Generator):
         """Write index.html (web page), email.txt and message.eml through Pelican's writer."""
         for line in rendition.warnings:
             logger.warning("%s", line)
-        relative = relative_urls_in(rendition.html)
+        relative = rendition.relative_urls
         if relative:
             logger.error(
                 "newsletter_email: %s: relative URL(s) %r would break in mail clients; write them "
@@ -826,9 +1132,11 @@ class NewsletterEmailGenerator(Generator):
                 relative[:3],
             )
         folder = self.config["path"].format(slug=rendition.slug).rstrip("/")
-        texts = (rendition.web_html, rendition.text, self.message(rendition).as_string())
+        texts = (rendition.web_html, rendition.text, self.message(rendition))
         for name, text in zip(OUTPUT_FILES, texts, strict=True):
-            writer.write_file(f"{folder}/{name}", _Prerendered(text), self.context)
+            # An empty context: the text is finished, and copying the site's (twice per file)
+            # cost more than writing it.
+            writer.write_file(f"{folder}/{name}", _Prerendered(text), {})
 
     def generate_output(self, writer: Any) -> None:
         """Render and write every post's email, then every week's digest."""
