@@ -11,7 +11,13 @@ A page's key is made of:
 - the *site key*: what every page may show of any content: titles, URLs, dates, tags, series and
   all other metadata (not bodies or comments); a change there makes everything again;
 - the fingerprints of the variables its template (with everything it extends, includes and
-  imports) refers to; a post is fingerprinted by its source file and its comments.
+  imports) refers to; a post is fingerprinted there by its comments and status (its metadata is
+  in the site key);
+- the bodies it showed: while a page renders, every post whose HTML it reads (``content``,
+  ``summary``) is noted, and the page's key includes those posts' HTML. Which posts a page reads
+  follows from the rest of its key (the posts listed, the templates), so editing one post's body
+  remakes the pages that show its text (its own page, the listings with its summary), not those
+  that only name it (archives, tags, weeks).
 
 Plugins that write files themselves (feeds, emails) call :func:`active` and use ``reuse`` and
 ``record`` with keys of their own.
@@ -109,6 +115,12 @@ class Memo:
         # being reused by another object while this build runs, so the cache cannot mix them up.
         self._values: dict[tuple[int, int], tuple[Any, str]] = {}
         self._folders: set[str] = set()  # staging folders known to exist
+        # output -> source paths of the posts whose HTML it showed, last build and this one
+        self._previous_bodies: dict[str, list[str]] = self.previous.get("bodies", {})
+        self.bodies: dict[str, list[str]] = {}
+        self.reading: set[str] | None = None  # bodies read by the page being rendered
+        self._contents: dict[str, Any] = {}  # source path -> content object, this build
+        self._body_hashes: dict[str, str] = {}
 
     def reuse(self, relative: str, key: str) -> bool:
         """Link the previous build's file into staging when its key is unchanged; True if done."""
@@ -144,6 +156,49 @@ class Memo:
         """Note the key of a file written in this build."""
         self.keys[relative] = key
 
+    # Bodies read while rendering ------------------------------------------------------------
+
+    def index_contents(self, context: dict) -> None:
+        """Know every content object by its source path (see :func:`contents_of`)."""
+        self._contents = {str(c.source_path): c for c in contents_of(context)}
+
+    def read_body(self, content: Any) -> None:
+        """A template is reading this post's HTML: the page being rendered shows its body."""
+        if self.reading is not None:
+            source = getattr(content, "source_path", None)
+            if source:
+                self.reading.add(str(source))
+
+    def body_hash(self, source: str) -> str:
+        """Hash of the HTML the reader made of one source (what a page shows of its body)."""
+        known = self._body_hashes.get(source)
+        if known is None:
+            content = self._contents.get(source)
+            html = getattr(content, "_content", None) if content is not None else None
+            known = "-" if html is None else digest(html)
+            self._body_hashes[source] = known
+        return known
+
+    def with_bodies(self, key: str, sources: Iterable[str]) -> str:
+        """A page's full key: its key without bodies, and the HTML of the posts it shows."""
+        return digest(key, *(f"{s}={self.body_hash(s)}" for s in sorted(sources)))
+
+    def reuse_page(self, relative: str, key: str) -> bool:
+        """:meth:`reuse` for a rendered page, whose key adds the bodies it showed last time."""
+        shown = self._previous_bodies.get(relative)
+        if shown is None:  # never rendered with body tracking: render it
+            self.keys[relative] = key
+            return False
+        if self.reuse(relative, self.with_bodies(key, shown)):
+            self.bodies[relative] = shown
+            return True
+        return False
+
+    def rendered_page(self, relative: str, key: str, shown: set[str]) -> None:
+        """Note the bodies a page just rendered showed, and its key with them."""
+        self.bodies[relative] = sorted(shown)
+        self.keys[relative] = self.with_bodies(key, shown)
+
     def save(self) -> None:
         """Keep this build's keys for the next build (call only once the build was swapped in)."""
         self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +208,7 @@ class Memo:
             "variables": self.variables,
             "files": self.keys,
             "produced": self.produced,
+            "bodies": self.bodies,
         }
         temporary.write_text(json.dumps(data), encoding="utf-8")
         os.replace(temporary, self.manifest_path)
@@ -173,6 +229,15 @@ class Memo:
             cached = digest(*parts)
             self._fingerprints[id(content)] = cached
         return cached
+
+    def page_fingerprint(self, content: Any) -> str:
+        """A post as a template variable: what plugins attach (comments) and its status."""
+        return digest(
+            type(content).__name__,
+            str(getattr(content, "source_path", "")),
+            str(getattr(content, "comments_fingerprint", "")),
+            str(getattr(content, "status", "")),
+        )
 
     def fingerprint(self, value: Any, depth: int = 0) -> str:
         """A stable string for a template variable's value; changes when what it shows changes.
@@ -196,8 +261,8 @@ class Memo:
 
         if value is None or isinstance(value, str | int | float | bool):
             return repr(value)
-        if isinstance(value, Content):
-            return "C" + self.content_fingerprint(value)
+        if isinstance(value, Content):  # metadata: site key; body: with_bodies
+            return "C" + self.page_fingerprint(value)
         if isinstance(value, dt.date | dt.datetime):
             return value.isoformat()
         if isinstance(value, URLWrapper):
@@ -240,10 +305,18 @@ class NullMemo(Memo):
         self.keys, self.code, self.site, self.variables = {}, "", "", {}
         self.in_place, self.previous_produced, self.produced = False, [], []
         self._previous_keys, self._fingerprints, self._values = {}, {}, {}
+        self._previous_bodies, self.bodies, self._contents, self._body_hashes = {}, {}, {}, {}
+        self.reading = None
         self.reused = 0
 
     def reuse(self, relative: str, key: str) -> bool:
         return False
+
+    def reuse_page(self, relative: str, key: str) -> bool:
+        return False
+
+    def rendered_page(self, relative: str, key: str, shown: set[str]) -> None:
+        pass
 
     def record(self, relative: str, key: str) -> None:
         pass
@@ -266,14 +339,14 @@ def activate(memo: Memo | None) -> None:
     _active = memo or NullMemo()
 
 
-def site_key(context: dict) -> str:
-    """What any page may show of any content: metadata and URLs of every post, page and chapter.
+def contents_of(context: dict) -> list[Any]:
+    """Every post, page and chapter in the context, once each.
 
     Content is found generically: every list in the context (and any object's ``chapters``) whose
     items have a ``source_path`` and ``metadata``, so plugins' own content counts too.
     """
     seen: set[int] = set()
-    parts = []
+    found = []
     for name in sorted(context):
         value = context[name]
         items = value if isinstance(value, list) else getattr(value, "chapters", None)
@@ -287,8 +360,13 @@ def site_key(context: dict) -> str:
             ):
                 continue
             seen.add(id(item))
-            parts.append(_index_entry(item))
-    return digest(*sorted(parts))
+            found.append(item)
+    return found
+
+
+def site_key(context: dict) -> str:
+    """What any page may show of any content: metadata and URLs of every post, page and chapter."""
+    return digest(*sorted(_index_entry(item) for item in contents_of(context)))
 
 
 def _index_entry(content: Any) -> str:

@@ -253,10 +253,19 @@ def test_a_theme_edit_counts_as_a_change(tmp_path):
 def test_editing_one_body_remakes_only_the_pages_that_show_it(tmp_path):
     ws = Workspace(tmp_path, posts=12)
     full = ws.build_incrementally()
+    out = ws.root / "incremental"
+    inodes = {p: p.stat().st_ino for p in out.rglob("*.html")}
     post = ws.content / "posts" / "post-00003.md"
     post.write_text(post.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
     after = ws.build_incrementally()
-    assert 0 < after.made < full.made / 3, (after.made, full.made)
+    assert 0 < after.made < full.made / 5, (after.made, full.made)
+    remade = {p.relative_to(out).as_posix() for p, ino in inodes.items() if p.stat().st_ino != ino}
+    page = next(p for p in remade if p.endswith("/post-00003/index.html") and "email" not in p)
+    assert page in remade
+    # pages that name the post without showing its text are kept as they were
+    assert not remade & {"archives/index.html", "tags/index.html", "authors/index.html"}
+    weeks = [p for p in remade if p.startswith("week-of/")]
+    assert len(weeks) <= 1, weeks  # the post's own week shows its summary; no other week does
     ws.assert_same_as_clean("edit one body")
 
 

@@ -12,6 +12,7 @@ import os
 
 from jinja2 import meta
 from pelican import signals
+from pelican.contents import Content
 from pelican.writers import Writer
 
 from encounter_habit import incremental
@@ -84,10 +85,18 @@ class KeyedTemplate:
     def render(self, localcontext: dict) -> str:
         key = page_key(self.template, localcontext)
         name = localcontext["output_file"]
-        if key is not None and incremental.active().reuse(name, key):
+        memo = incremental.active()
+        if key is not None and memo.reuse_page(name, key):
             self.writer.reused.add(os.path.join(self.writer.output_path, name))
             return ""
-        return self.template.render(localcontext)
+        memo.reading = set()
+        try:
+            html = self.template.render(localcontext)
+        finally:
+            shown, memo.reading = memo.reading, None
+        if key is not None:
+            memo.rendered_page(name, key, shown)
+        return html
 
 
 class IncrementalWriter(Writer):
@@ -127,7 +136,7 @@ class IncrementalWriter(Writer):
         localcontext["output_file"] = name
         localcontext.update({k: v for k, v in kwargs.items() if k not in self.POSITIONAL})
         key = page_key(template, localcontext)
-        if key is None or not incremental.active().reuse(name, key):
+        if key is None or not incremental.active().reuse_page(name, key):
             return False
         path = os.path.join(self.output_path, name)
         self._written_files.add(path)
@@ -150,6 +159,28 @@ def compute_site_key(generators) -> None:
     memo = incremental.active()
     if generators:
         memo.site = incremental.site_key(generators[0].context)
+        memo.index_contents(generators[0].context)
+
+
+def track_body_reads() -> None:
+    """Tell the memo whenever a template reads a post's HTML (``content`` or ``summary``).
+
+    Pelican's ``content`` and ``summary`` properties go through these two memoized methods, so
+    wrapping them sees every read, from templates and from filters alike.
+    """
+    for name in ("get_content", "get_summary"):
+        original = Content.__dict__[name]
+        if getattr(original, "tracks_body_reads", False):
+            continue  # registered before in this process
+
+        def reader(self, *args, _original=original):
+            incremental.active().read_body(self)
+            return _original.__get__(self, type(self))(*args)
+
+        reader.tracks_body_reads = True
+        reader.cache = getattr(original, "cache", None)  # Pelican's memo, cleared after builds
+        reader.__wrapped__ = original
+        setattr(Content, name, reader)
 
 
 def use_incremental_writer(pelican):
@@ -158,5 +189,6 @@ def use_incremental_writer(pelican):
 
 
 def register() -> None:
+    track_body_reads()
     signals.all_generators_finalized.connect(compute_site_key)
     signals.get_writer.connect(use_incremental_writer)
