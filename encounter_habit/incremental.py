@@ -17,7 +17,8 @@ A page's key is made of:
   ``summary``) is noted, and the page's key includes those posts' HTML. Which posts a page reads
   follows from the rest of its key (the posts listed, the templates), so editing one post's body
   remakes the pages that show its text (its own page, the listings with its summary), not those
-  that only name it (archives, tags, weeks).
+  that only name it (archives, tags, weeks). A plugin that stores something derived from a post's
+  body on the post itself must therefore not rely on this: see ``Memo.page_fingerprint``.
 
 Plugins that write files themselves (feeds, emails) call :func:`active` and use ``reuse`` and
 ``record`` with keys of their own.
@@ -231,7 +232,15 @@ class Memo:
         return cached
 
     def page_fingerprint(self, content: Any) -> str:
-        """A post as a template variable: what plugins attach (comments) and its status."""
+        """A post as a template variable: what plugins attach (comments) and its status.
+
+        Only Pelican's own posts and pages leave their body out: what a page shows of their body
+        goes through ``content``/``summary`` and is tracked (see ``with_bodies``). Other content,
+        like the ebook's chapters, carries attributes derived from its body (reading time, table
+        of contents), so its fingerprint keeps its source file's bytes.
+        """
+        if type(content) not in _body_tracked():
+            return self.content_fingerprint(content)
         return digest(
             type(content).__name__,
             str(getattr(content, "source_path", "")),
@@ -296,6 +305,12 @@ class Memo:
             }
             return type(value).__name__ + self.fingerprint(fields, depth + 1)
         return type(value).__name__
+
+
+def _body_tracked() -> tuple[type, ...]:
+    from pelican.contents import Article, Page
+
+    return (Article, Page)
 
 
 class NullMemo(Memo):

@@ -83,6 +83,18 @@ def edit_body(ws: Workspace, rng: random.Random) -> str:
     return f"edit body of {post.name}"
 
 
+def edit_chapter(ws: Workspace, rng: random.Random) -> str:
+    """A new section in an ebook chapter: its table of contents and reading time change."""
+    chapter = rng.choice(sorted((ws.content / "ebook").glob("0[1-7]-*.md")))
+    words = " ".join(["encounter"] * rng.randint(200, 600))
+    chapter.write_text(
+        chapter.read_text(encoding="utf-8")
+        + f"\n## A new section {rng.randint(1, 99)}\n\n{words}\n",
+        encoding="utf-8",
+    )
+    return f"edit chapter {chapter.name}"
+
+
 def edit_title(ws: Workspace, rng: random.Random) -> str:
     post = rng.choice(sorted((ws.content / "posts").glob("*.md")))
     text = post.read_text(encoding="utf-8").replace(
@@ -160,6 +172,7 @@ def change_setting(ws: Workspace, rng: random.Random) -> str:
 
 EDITS = [
     edit_body,
+    edit_chapter,
     edit_title,
     add_post,
     delete_post,
@@ -336,3 +349,12 @@ def test_a_build_leaves_no_post_alive_in_pelicans_caches(site):
     site.build()
     assert Content.__dict__["get_content"].cache == {}
     assert Content.__dict__["get_summary"].cache == {}
+
+
+def test_editing_a_chapter_remakes_what_shows_its_outline(tmp_path):
+    """The ebook's pages show each chapter's sections and reading time, derived from its body."""
+    ws = Workspace(tmp_path, posts=3)
+    ws.build_incrementally()
+    edit_chapter(ws, random.Random(7))
+    ws.build_incrementally()
+    ws.assert_same_as_clean("edit a chapter")
