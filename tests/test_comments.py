@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import random
 from pathlib import Path
 
+import markdown
+import nh3
 import pytest
 from bs4 import Tag
 from pelican.settings import read_settings
@@ -233,3 +238,199 @@ def test_rebuilding_in_one_process_never_doubles_a_reply(site):
     soup = site.soup("2009/09/threaded/index.html")
     assert "Round 2." in soup.get_text()
     assert len(soup.select('[itemtype="https://schema.org/Comment"]')) == 2
+
+
+# -- the plain-prose fast path ------------------------------------------------------------------
+# Most comments are plain prose; for those the plugin skips Markdown and makes the paragraphs and
+# line breaks itself. These tests hold it to the bytes the full pipeline makes.
+
+# Pieces of comment bodies: plain words and punctuation, and everything that should send a body
+# down the full pipeline (Markdown syntax, odd whitespace, digits and markers at line starts).
+PLAIN_PIECES = [
+    "word",
+    "Steve",
+    "encounter",
+    "café",
+    "Ünïcödé",
+    "日本語",
+    "2009",
+    "٣",
+    "½",
+    "e\u0301",
+    "🙂",
+    "’",
+    "“quoted”",
+    "…",
+    "–",
+    "—",
+    "(aside)",
+    "it's",
+    '"said"',
+    "a/b",
+    "100%",
+    "$5",
+    "me@example.com",
+    "http://example.com/x?y=1",
+    "1+1=2",
+    "~",
+    ".",
+    ",",
+    ";",
+    ":",
+    "?",
+    "!",
+    "-",
+]
+SYNTAX_PIECES = [
+    "*em*",
+    "_em_",
+    "**strong**",
+    "`code`",
+    "\\*",
+    "[link](https://e.example/)",
+    "![img](x.png)",
+    "<b>bold</b>",
+    "<https://e.example/>",
+    "&amp;",
+    "&",
+    "AT&T",
+    "#",
+    ">",
+    "<",
+    "|",
+    "{x}",
+    "^",
+    "\t",
+    "\xa0",
+    "\u2028",
+    "\u200b",
+    "\x0c",
+    "\r",
+    "\x02",
+    "  ",
+]
+LINE_STARTS = ["", "", "", "", "- ", "* ", "+ ", "1. ", "2009. ", "٣. ", "# ", "> ", "    ", " "]
+LINE_ENDS = ["", "", "", "", " ", "  ", "\t"]
+SPECIAL_LINES = ["---", "===", "***", "- - -", "", " ", "[x]: https://e.example/"]
+
+
+def generated_bodies(count: int, seed: int = 6) -> list[str]:
+    """Random plain-prose bodies, most of them then spoilt in one place, so that each way a body
+    can stop being plain is tried on its own."""
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(count):
+        lines = []
+        for _ in range(rng.randint(0, 6)):
+            if rng.random() < 0.25:
+                lines.append("")  # a paragraph break
+            else:
+                lines.append(" ".join(rng.choice(PLAIN_PIECES) for _ in range(rng.randint(1, 9))))
+                if lines[-1][0] in "0123456789٣½-.,;:?!~$1+/":  # plain lines start with a letter
+                    lines[-1] = "Well " + lines[-1]
+        for _ in range(rng.choice([0, 0, 1, 1, 1, 2])):
+            if not lines:
+                lines.append("Hello")
+            number = rng.randrange(len(lines))
+            line = lines[number]
+            spoil = rng.random()
+            if spoil < 0.5:
+                at = rng.randint(0, len(line))
+                lines[number] = line[:at] + rng.choice(SYNTAX_PIECES + PLAIN_PIECES) + line[at:]
+            elif spoil < 0.7:
+                lines[number] = rng.choice(LINE_STARTS + PLAIN_PIECES) + line
+            elif spoil < 0.85:
+                lines[number] = line + rng.choice(LINE_ENDS)
+            else:
+                lines.insert(number, rng.choice(SPECIAL_LINES))
+        body = "\n".join(lines)
+        if rng.random() < 0.3:
+            body = "\n" * rng.randint(1, 3) + body + "\n" * rng.randint(1, 3)
+        bodies.append(body)
+    return bodies
+
+
+def corpus_bodies(count: int) -> list[str]:
+    """Comment bodies as the benchmark corpus makes them (bench/corpus.py)."""
+    spec = importlib.util.spec_from_file_location("bench_corpus", ROOT / "bench" / "corpus.py")
+    corpus = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(corpus)
+    rng = random.Random(2009)
+    bodies: list[str] = []
+    while len(bodies) < count:
+        bodies += [c["text"] for c in corpus.comment_tree(rng, 40, corpus.dt.datetime(2008, 1, 7))]
+    return bodies[:count]
+
+
+def archive_bodies() -> list[str]:
+    """The body of every comment in the author's real archive (content/comments)."""
+    from comments.comments import decode, split_file
+
+    files = sorted((ROOT / "content" / "comments").rglob("*.md"))
+    assert files, "the real comment archive is missing"
+    return [split_file(decode(path.read_bytes()))[1] for path in files]
+
+
+@functools.cache
+def reference_markdown() -> markdown.Markdown:
+    return markdown.Markdown(extensions=["nl2br"], output_format="html")
+
+
+def full_pipeline(text: str) -> str:
+    """What every comment went through before the fast path: Markdown + nl2br, then nh3."""
+    from comments import comments
+
+    html = reference_markdown().reset().convert(text)
+    return nh3.clean(
+        html,
+        tags=comments.ALLOWED_TAGS,
+        attributes=comments.ALLOWED_ATTRIBUTES,
+        url_schemes=comments.URL_SCHEMES,
+        link_rel=comments.LINK_REL,
+    )
+
+
+@pytest.fixture
+def comments_module(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "plugins"))
+    from comments import comments
+
+    return comments
+
+
+@pytest.mark.parametrize(
+    "bodies",
+    [
+        pytest.param(lambda: generated_bodies(3000), id="generated"),
+        pytest.param(lambda: corpus_bodies(400), id="bench-corpus"),
+        pytest.param(archive_bodies, id="real-archive"),
+    ],
+)
+def test_plain_prose_fast_path_makes_the_same_bytes_as_markdown_and_nh3(
+    comments_module, bodies
+) -> None:
+    renderer = comments_module.BodyRenderer()
+    texts = bodies()
+    fast = 0
+    for text in texts:
+        assert renderer.render(text) == full_pipeline(text), text
+        fast += comments_module.plain_html(text) is not None
+    assert fast >= len(texts) // 4  # the fast path was really taken, not only the fallback
+
+
+def test_only_plain_prose_takes_the_fast_path(comments_module) -> None:
+    plain = comments_module.plain_html
+    assert plain("Hi Steve,\nsee you.\n\n\nAgain “soon” – 100% (really)!\n") == (
+        "<p>Hi Steve,<br>\nsee you.</p>\n<p>Again “soon” – 100% (really)!</p>"
+    )
+    assert plain("\n\n") == ""
+    for text in ["*a*", "a_b", "1. one", "٣. three", "- item", "> quote", "a  \nb", "A&B", "a\tb"]:
+        assert plain(text) is None, text
+    assert plain("a\xa0b") is None and plain("    code") is None and plain("a\n===") is None
+
+
+def test_comment_files_are_read_as_text_mode_would(comments_module, tmp_path) -> None:
+    for data in [b"\xef\xbb\xbfAuthor: A\r\n\r\nOne\rtwo\r\n", b"Author: A\n\nx\xe2\x80\x99\n"]:
+        path = tmp_path / "c.md"
+        path.write_bytes(data)
+        assert comments_module.decode(data) == path.read_text(encoding="utf-8-sig")

@@ -4,21 +4,29 @@ One file per comment: a metadata header (Author, Date as ISO date-time, Reply-To
 id, Type comment|pingback), a blank line, then a Markdown body. The id is the file name without
 ``.md``. Bodies are untrusted: rendered with Markdown + nl2br, then sanitised with nh3, once.
 Files are read once per build, keyed by the folder name (the post's slug).
+
+A post's thread is turned into HTML here, in Python, not by recursive template macros: at
+thousands of posts the macros cost more than everything else the post page does. The template
+outputs ``article.comments_html`` and ``article.pingbacks_html`` (made when first shown).
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
 import pickle
-from dataclasses import dataclass, field, replace
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import markdown
 import nh3
+from markupsafe import escape
 from pelican import signals
 
 logger = logging.getLogger(__name__)
@@ -33,9 +41,24 @@ URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow ugc noopener"
 COMMENT_TYPES = ("comment", "pingback")
 ANONYMOUS = "Anonymous"
+CACHE_VERSION = 2  # bump when what the cache holds changes shape
+
+# A body is "plain prose" when Markdown (with nl2br) can only make paragraphs and line breaks of
+# it: then BodyRenderer makes those itself, byte for byte as Markdown would (tests/test_comments.py
+# compares both on generated bodies and on every real comment), and skips Markdown, which is most
+# of a comment's cost. nh3 still cleans every body. Not plain: any ASCII character outside the
+# class below (Markdown's syntax \ ` * _ [ ] < > & # { } | ^, tabs, control characters); a line
+# starting with anything but a letter, a quote or "(" (lists, code blocks, headings, quotes,
+# rules, setext underlines); a line ending with a space (a hard break). Non-ASCII characters
+# must also pass str.isprintable() (no no-break or other Unicode spaces, no control or format
+# characters).
+NOT_PLAIN_CHARACTER = re.compile(r"[^A-Za-z0-9 \n.,;:?!'\"()/%$@=+~\u0080-\U0010ffff-]")
+NOT_PLAIN_LINE_START = re.compile(r"\n[^A-Za-z\"'(\n\u0080-\U0010ffff]")  # searched in "\n" + body
+DIGIT_LINE_START = re.compile(r"\n\d")  # any script's digits: "٣. " starts a list too
+BLANK_LINES = re.compile(r"\n\n+")
 
 
-@dataclass
+@dataclass(slots=True)  # tens of thousands per build: no per-object dict
 class Comment:
     """One comment (or pingback) with its sanitised HTML and its replies."""
 
@@ -94,40 +117,80 @@ def normalise_name(name: str) -> str:
 
 
 class BodyRenderer:
-    """Markdown + nl2br, then nh3: one Markdown instance reused for every comment."""
+    """Markdown + nl2br, then nh3: one Markdown instance and one nh3 cleaner for every comment."""
 
     def __init__(self) -> None:
-        self.markdown = markdown.Markdown(extensions=["nl2br"], output_format="html")
-
-    def render(self, text: str) -> str:
-        """Sanitised HTML for one untrusted Markdown comment body."""
-        html = self.markdown.reset().convert(text)
-        return nh3.clean(
-            html,
+        self._markdown: markdown.Markdown | None = None  # made on the first body that needs it
+        self.cleaner = nh3.Cleaner(
             tags=ALLOWED_TAGS,
             attributes=ALLOWED_ATTRIBUTES,
             url_schemes=URL_SCHEMES,
             link_rel=LINK_REL,
         )
 
+    @property
+    def markdown(self) -> markdown.Markdown:
+        if self._markdown is None:
+            self._markdown = markdown.Markdown(extensions=["nl2br"], output_format="html")
+        return self._markdown
+
+    def render(self, text: str) -> str:
+        """Sanitised HTML for one untrusted Markdown comment body."""
+        html = plain_html(text)
+        if html is None:
+            html = self.markdown.reset().convert(text)
+        return self.cleaner.clean(html)
+
+
+def plain_html(text: str) -> str | None:
+    """What Markdown + nl2br make of a plain-prose body (see NOT_PLAIN_CHARACTER); None for any
+    other body."""
+    if NOT_PLAIN_CHARACTER.search(text) or " \n" in text or text.endswith(" "):
+        return None
+    lines = "\n" + text
+    if NOT_PLAIN_LINE_START.search(lines):
+        return None
+    if not text.isascii() and (
+        DIGIT_LINE_START.search(lines) or not text.replace("\n", " ").isprintable()
+    ):
+        return None
+    text = text.strip("\n")
+    if not text:
+        return ""
+    return "\n".join(["<p>" + p.replace("\n", "<br>\n") + "</p>" for p in BLANK_LINES.split(text)])
+
 
 def split_file(text: str) -> tuple[dict[str, str], str]:
     """Split a comment file into ({lower key: value}, body)."""
     header: dict[str, str] = {}
-    lines = text.split("\n")
-    for number, line in enumerate(lines):
+    start = 0
+    while True:  # line by line, without splitting (and joining again) the whole body
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
         if not line.strip():
-            return header, "\n".join(lines[number + 1 :])
+            return header, "" if end < 0 else text[end + 1 :]
         key, sep, value = line.partition(":")
         if not sep or " " in key.strip():
-            return header, "\n".join(lines[number:])  # no header: all body
+            return header, text[start:]  # no header: all body
         header.setdefault(key.strip().lower(), value.strip())
-    return header, ""
+        if end < 0:
+            return header, ""
+        start = end + 1
 
 
-def read_comment(path: Path, shown: str, renderer: BodyRenderer) -> tuple[Comment, list[str]]:
-    """Parse one comment file: the comment, and one line per problem (the comment is kept)."""
-    text = path.read_text(encoding="utf-8-sig")
+def decode(data: bytes) -> str:
+    """A file's bytes as Path.read_text(encoding="utf-8-sig") gives them (BOM dropped, universal
+    newlines), from one read: the text layer costs more than the read on thousands of files."""
+    text = (data[3:] if data.startswith(codecs.BOM_UTF8) else data).decode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def parse_comment(
+    text: str, stem: str, shown: str, renderer: BodyRenderer
+) -> tuple[tuple, list[str]]:
+    """A comment file's text as (Comment's fields, problems): plain data, cheap to cache."""
     header, body = split_file(text)
     problems = []
     author = " ".join(header.get("author", "").split())
@@ -148,16 +211,16 @@ def read_comment(path: Path, shown: str, renderer: BodyRenderer) -> tuple[Commen
             f"comments: {shown}: Type {kind!r} is not one of {COMMENT_TYPES!r}; shown as a comment"
         )
         kind = "comment"
-    comment = Comment(
-        id=path.stem,
-        author=author,
-        date=date,
-        reply_to=header.get("reply-to") or None,
-        type=kind,
-        html=renderer.render(body),
-        source=shown,
+    fields = (
+        stem,
+        author,
+        date,
+        header.get("reply-to") or None,
+        kind,
+        renderer.render(body),
+        shown,
     )
-    return comment, problems
+    return fields, problems
 
 
 def sort_key(comment: Comment) -> tuple[bool, datetime, str]:
@@ -227,7 +290,7 @@ def load_comments(root: Path, cache_file: Path | None = None) -> dict[str, list[
     read again. A cached comment's problems are logged again on every build.
     """
     cache = _load_cache(cache_file)
-    fresh: dict[str, tuple[tuple[int, int], Comment, list[str]]] = {}
+    fresh: dict[str, tuple[tuple[int, int], tuple, list[str]]] = {}
     renderer = None
     changed = False
     found: dict[str, list[Comment]] = {}
@@ -236,30 +299,31 @@ def load_comments(root: Path, cache_file: Path | None = None) -> dict[str, list[
         if not names:
             continue
         slug = os.path.relpath(folder, root).replace(os.sep, "/")
+        comments = found.setdefault(slug, [])
         for name in names:
             path = os.path.join(folder, name)
             shown = f"{slug}/{name}"
             try:
                 stat = os.stat(path)
                 stamp = (stat.st_mtime_ns, stat.st_size)
-                cached = cache.get(shown)
-                if cached and cached[0] == stamp:
-                    entry = cached
-                    # a fresh copy with its own list: threads and marks are made anew each build
-                    comment = replace(cached[1], replies=[], by_author=False)
-                    problems = cached[2]
-                else:
+                entry = cache.get(shown)
+                if entry is None or entry[0] != stamp:
+                    with open(path, "rb", buffering=0) as handle:  # unbuffered: one read
+                        data = handle.read()
                     renderer = renderer or BodyRenderer()
-                    comment, problems = read_comment(Path(path), shown, renderer)
-                    entry = (stamp, replace(comment, replies=[], by_author=False), problems)
+                    stem = name[:-3] if name != ".md" else name  # Path(name).stem
+                    entry = (stamp, *parse_comment(decode(data), stem, shown, renderer))
                     changed = True
             except (OSError, UnicodeDecodeError) as exc:
                 logger.error("comments: %s: cannot read the file (%s); skipped", shown, exc)
                 continue
-            for problem in problems:
+            for problem in entry[2]:
                 logger.error("%s", problem)
             fresh[shown] = entry
-            found.setdefault(slug, []).append(comment)
+            # Made anew from plain fields each build, so threads and marks never carry over.
+            comments.append(Comment(*entry[1]))
+        if not comments:
+            del found[slug]
     if changed or len(fresh) != len(cache):
         _save_cache(cache_file, fresh)
     return found
@@ -271,36 +335,122 @@ def _load_cache(cache_file: Path | None) -> dict:
     try:
         with open(cache_file, "rb") as handle:
             data = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        return {}  # written by another version of this plugin: read every file again
+    entries = data.get("entries")
+    return entries if isinstance(entries, dict) else {}
 
 
-def _save_cache(cache_file: Path | None, data: dict) -> None:
+def _save_cache(cache_file: Path | None, entries: dict) -> None:
     if cache_file is None:
         return
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     temporary = cache_file.with_suffix(".tmp")
     with open(temporary, "wb") as handle:
-        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(
+            {"version": CACHE_VERSION, "entries": entries},
+            handle,
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
     os.replace(temporary, cache_file)
 
 
 def fingerprint_of(comments: list[Comment]) -> str:
     """A hash of everything a post's comments show, for incremental builds."""
+    # Every field followed by NUL, hashed in one update: the digest the per-field updates made.
+    data = "".join(
+        f"{comment.id}\0{comment.author}\0{comment.date}\0{comment.reply_to}\0{comment.type}\0"
+        f"{comment.html}\0"
+        for comment in comments
+    )
     digest = hashlib.blake2b(digest_size=12)
-    for comment in comments:
-        for part in (
-            comment.id,
-            comment.author,
-            str(comment.date),
-            str(comment.reply_to),
-            comment.type,
-            comment.html,
-        ):
-            digest.update(part.encode("utf-8", "surrogatepass"))
-            digest.update(b"\0")
+    digest.update(data.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+class LazyHTML:
+    """HTML made the first time a template shows it: pages an incremental build reuses never do."""
+
+    __slots__ = ("_make", "_html")
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self._make = make
+        self._html: str | None = None
+
+    def __html__(self) -> str:
+        if self._html is None:
+            self._html = self._make()
+        return self._html
+
+    __str__ = __html__
+
+
+# The markup below is what partials/comments.html wrote with recursive macros, to the byte
+# (whitespace included): pages did not change when the macros became Python.
+ITEM_TYPE = 'itemscope itemtype="https://schema.org/Comment"'
+AUTHOR_BADGE = '<span class="comment__badge" title="The author of this post">Author</span>'
+
+
+def date_html(comment: Comment) -> str:
+    """The comment's permalink, showing its date when it has one."""
+    anchor = escape(comment.anchor)
+    date = comment.date
+    if date is None:
+        return f'<a class="comment__permalink" href="#{anchor}">Permalink</a>\n'
+    shown = f"{escape(date.strftime('%B %-d, %Y at %-I:%M'))} {escape(date.strftime('%p').lower())}"
+    return (
+        f'<a class="comment__permalink" href="#{anchor}"><time itemprop="dateCreated" '
+        f'datetime="{escape(date.isoformat())}">{shown}</time></a>\n'
+    )
+
+
+def thread_html(thread: list[Comment], author: str, is_reply: bool = False) -> str:
+    """The <li> of each comment (with its replies nested), one a line, for <ol class="comment-thread">.
+
+    ``author`` is the post author's normalise_name(): their comments are marked.
+    """
+    return "\n".join(f"    {comment_html(comment, author, is_reply)}" for comment in thread)
+
+
+def comment_html(comment: Comment, author: str, is_reply: bool) -> str:
+    """One comment as schema.org Comment microdata, its replies in a nested list."""
+    anchor = escape(comment.anchor)
+    by_author = normalise_name(comment.author) == author
+    marked = " comment--by-author" if by_author else ""
+    prop = ' itemprop="comment"' if is_reply else ""
+    html = (
+        f'<li class="comment{marked}" id="{anchor}"{prop} {ITEM_TYPE}>\n'
+        f'  <article class="comment__body" aria-labelledby="{anchor}-author">\n'
+        '    <header class="comment__meta">\n'
+        f'      <span class="comment__author" id="{anchor}-author" itemprop="author" itemscope '
+        f'itemtype="https://schema.org/Person"><span itemprop="name">{escape(comment.author)}'
+        "</span></span>\n"
+        f"{AUTHOR_BADGE if by_author else ''}      {date_html(comment)}\n"
+        "    </header>\n"
+        f'    <div class="comment__text" itemprop="text">{comment.html}</div>\n'
+        "  </article>\n"
+    )
+    if comment.replies:
+        html += (
+            '  <ol class="comment-thread comment-thread--replies">\n'
+            f"{thread_html(comment.replies, author, True)}\n"
+            "  </ol>\n"
+        )
+    return html + "</li>"
+
+
+def pingbacks_html(pingbacks: list[Comment]) -> str:
+    """The <li> of each pingback, one a line, for the "Mentioned on" list."""
+    return "\n".join(
+        f'      <li class="mention" id="{escape(pingback.anchor)}" {ITEM_TYPE}>\n'
+        f'        <span class="mention__source" itemprop="author">{escape(pingback.author)}</span>\n'
+        f"        {date_html(pingback)}\n"
+        f'        <div class="mention__excerpt" itemprop="text">{pingback.html}</div>\n'
+        "      </li>"
+        for pingback in pingbacks
+    )
 
 
 def attach_comments(generator: Any) -> None:
@@ -327,12 +477,15 @@ def attach_comments(generator: Any) -> None:
             threads[slug] = build_thread(by_slug.get(slug, []))
             fingerprints[slug] = fingerprint_of(by_slug.get(slug, []))
         thread, pingbacks = threads[slug]
-        author = getattr(getattr(article, "author", None), "name", "")
-        mark_author_replies(thread, normalise_name(author))
+        author = normalise_name(getattr(getattr(article, "author", None), "name", ""))
+        mark_author_replies(thread, author)
         article.comments = thread
         article.pingbacks = pingbacks
         article.comment_count = count_comments(thread)
         article.comments_fingerprint = fingerprints[slug]
+        # Marked with this article's author when shown (translations share one thread).
+        article.comments_html = LazyHTML(lambda t=thread, a=author: thread_html(t, a))
+        article.pingbacks_html = LazyHTML(lambda p=pingbacks: pingbacks_html(p))
     for slug in sorted(set(by_slug) - set(threads)):
         logger.warning(
             "comments: %s/%s/ has %d comment file(s) but no post with slug %r; rename the folder "
