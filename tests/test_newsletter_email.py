@@ -629,10 +629,19 @@ def test_stand_ins_key_the_shape_of_the_values_not_the_values():
         shape({"when": datetime(2009, 9, 21)})
 
 
-def test_a_layout_that_changes_a_value_is_refused():
-    mangled = "<html><body><p>\ue0001</p></body></html>"  # a truncated stand-in
+def test_layouts_the_shells_cannot_fill_faithfully_are_refused():
+    css = "p { margin: 0 }"
+    mangled = "<html><body><p>\ue0001</p></body></html>"  # a stand-in cut by a filter
     with pytest.raises(ValueError, match="changes a value"):
-        Shell.of(mangled, set(), "")
+        Shell.of(mangled, set(), css)
+    in_attribute = '<html><body><p title="\ue0000\ue001"></p></body></html>'
+    with pytest.raises(ValueError, match="inside an element"):
+        Shell.of(in_attribute, {0}, css)
+    twice = '<html><body><p class="a">\ue0000\ue001</p><p class="b">\ue0000\ue001</p></body></html>'
+    with pytest.raises(ValueError, match="two differently styled places"):
+        Shell.of(twice, {0}, css)
+    same_place_twice = twice.replace('class="b"', 'class="a"')
+    assert list(Shell.of(same_place_twice, {0}, css).groups.values()) == [[0]]
 
 
 def test_without_at_rules_keeps_only_the_rule_sets():

@@ -392,15 +392,21 @@ class Shell:
     def of(cls, html: str, fragments: set[int], css: str) -> Shell:
         """The shell of a layout rendered with stand-ins (see stand_ins), then CSS-inlined."""
         groups: dict[tuple[str, str], list[int]] = {}
-        placed = set()
+        placed: dict[int, tuple[str, str]] = {}
         root = lxml_html.document_fromstring(html)
         for element in root.iter():
             for text, parent in ((element.text, element), (element.tail, element.getparent())):
                 for number in map(int, _SLOTS.findall(text or "")):
                     if number in fragments and parent is not None:
-                        groups.setdefault(css_context(parent, css), []).append(number)
-                        placed.add(number)
-        if fragments.intersection(map(int, _SLOTS.findall(html))) - placed:
+                        context = css_context(parent, css)
+                        if placed.setdefault(number, context) != context:
+                            raise ValueError(
+                                "newsletter_email: the email layout shows the same post HTML in "
+                                "two differently styled places; it can only have one"
+                            )
+                        if number not in groups.setdefault(context, []):
+                            groups[context].append(number)
+        if fragments.intersection(map(int, _SLOTS.findall(html))) - set(placed):
             raise ValueError(
                 "newsletter_email: the email layout puts post HTML (body_html, summary_html) "
                 "somewhere other than inside an element; it can only be element content"
