@@ -260,6 +260,10 @@ class Memo:
         if cached is not None and cached[0] is value:
             return cached[1]
         result = self._fingerprint(value, depth)
+        if len(result) > 64:
+            # A list of 2,000 posts reaches thousands of pages: hash it once here, not in each
+            # page's key (that re-hashed 140 MB per build at 2,000 posts).
+            result = "#" + digest(result)
         self._values[(id(value), depth)] = (value, result)
         return result
 

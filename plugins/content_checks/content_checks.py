@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from datetime import datetime
 
 from pelican import signals
 from pelican.contents import Article, SkipStub
@@ -49,6 +50,26 @@ def read_header(path: str) -> dict[str, tuple[int, str]]:
     return header
 
 
+# The shapes new-post and the importer write. Checked with strptime first: dateutil, behind
+# Pelican's get_date, took 0.4 ms a file, most of the header check at 2,000 posts.
+COMMON_DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+
+def is_date(value: str) -> bool:
+    """Would Pelican read this metadata value as a date?"""
+    for shape in COMMON_DATE_FORMATS:
+        try:
+            datetime.strptime(value, shape)
+            return True
+        except ValueError:
+            continue
+    try:
+        get_date(value)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
 def header_problems(
     header: dict[str, tuple[int, str]], *, needs_date: bool
 ) -> list[tuple[int, str]]:
@@ -62,9 +83,7 @@ def header_problems(
         if field not in header:
             continue
         line, value = header[field]
-        try:
-            get_date(value)
-        except (ValueError, OverflowError):
+        if not is_date(value):
             problems.append(
                 (line, f"{field.capitalize()} {value!r} is not a date; write it as {DATE_EXAMPLE}")
             )
