@@ -38,6 +38,7 @@ PLUGINS = [
     "content_checks",
     "frozen_urls",  # before incremental: its site key reads every URL
     "incremental",
+    "parallel_output",  # after incremental: its child asks for the incremental writer
     "sitemap_xml",
     "comments",
     "weekof",

@@ -718,6 +718,10 @@ class Rendition:
 class NewsletterEmailGenerator(Generator):
     """Writes email/<slug>/ for every published post, and a digest for every "Week of" week."""
 
+    # Its files are its own and nothing else in the build reads them: the parallel_output
+    # plugin may write them in a second process.
+    parallel_output = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config = newsletter_settings(self.settings)

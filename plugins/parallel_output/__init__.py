@@ -1,0 +1,1 @@
+from .parallel_output import register  # noqa: F401

@@ -1,0 +1,153 @@
+"""Parallel output: the newsletter emails and the feeds are written by a second process.
+
+Pelican writes every output file in one process, one generator after the other. The emails and
+the feeds are self-contained: each reads the finished content and writes files of its own that
+no other part of the build reads back. So once all content is read and settled, the build forks:
+the child writes what the generators marked ``parallel_output = True`` produce, while the parent
+renders the pages. On two cores a full build then takes the longer of the two, not their sum.
+
+What the child learns the parent needs: the incremental keys of the files it wrote (so the next
+build can reuse them), and its warnings and errors (said once, by the parent, so that a strict
+publish still fails on them). The child never returns into the parent's code: it ends with
+``os._exit``. Where forking is unsafe (no ``fork``, other threads running, as in a test that
+serves pages while it builds) or turned off (``PARALLEL_OUTPUT = False``), everything runs in
+one process exactly as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import tempfile
+import threading
+import traceback
+
+from pelican import signals
+
+from encounter_habit import incremental
+
+logger = logging.getLogger(__name__)
+
+_generators: list = []
+_child: dict | None = None  # pid and result file of the child under way
+_forking = False
+
+
+class Captured(logging.Handler):
+    """In the child: keeps log records for the parent to say, instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+def remember_generators(generators) -> None:
+    _generators[:] = generators
+
+
+def fork_output(pelican) -> None:
+    """At the moment Pelican asks for its writer: start the child with the parallel generators."""
+    global _child, _forking
+    if _forking:  # the child asking for its own writer
+        return None
+    chosen = [g for g in _generators if getattr(g, "parallel_output", False)]
+    if not chosen or not can_fork(pelican.settings):
+        return None
+    handle, result_path = tempfile.mkstemp(prefix="parallel-output-", suffix=".pickle")
+    os.close(handle)
+    pid = os.fork()
+    if pid == 0:
+        run_child(pelican, chosen, result_path)  # never returns
+    for generator in chosen:  # the parent skips what the child writes
+        generator.generate_output = skip_output
+    _child = {"pid": pid, "result": result_path}
+    return None
+
+
+def can_fork(settings: dict) -> bool:
+    return (
+        settings.get("PARALLEL_OUTPUT", True)
+        and hasattr(os, "fork")
+        and threading.active_count() == 1
+    )
+
+
+def skip_output(writer) -> None:
+    """Stands in for a generator whose output the child writes."""
+
+
+def run_child(pelican, generators, result_path: str) -> None:
+    """The child's whole life: write the generators' output, report, and exit."""
+    global _forking
+    code = 1
+    try:
+        captured = Captured()
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.addHandler(captured)
+        _forking = True
+        writer = pelican._get_writer()
+        memo = incremental.active()
+        for generator in generators:
+            generator.generate_output(writer)
+        result = {
+            "keys": memo.keys,
+            "bodies": memo.bodies,
+            "reused": memo.reused,
+            "records": captured.records,
+            "error": None,
+        }
+        code = 0
+    except BaseException:  # everything must reach the parent, which fails the build
+        result = {"error": traceback.format_exc()}
+    try:
+        with open(result_path, "wb") as handle:
+            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        os._exit(code)
+
+
+def join_output(pelican) -> None:
+    """Wait for the child; take its keys and say its messages. A failed child fails the build."""
+    global _child
+    child, _child = _child, None
+    if child is None:
+        return
+    _, status = os.waitpid(child["pid"], 0)
+    try:
+        with open(child["result"], "rb") as handle:
+            result = pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        result = {"error": f"the output process ended with status {status} and no report"}
+    finally:
+        os.unlink(child["result"])
+    if result["error"]:
+        raise RuntimeError(f"writing emails and feeds failed:\n{result['error']}")
+    for name, level, message in result["records"]:
+        logging.getLogger(name).log(level, "%s", message)
+    memo = incremental.active()
+    memo.keys.update(result["keys"])
+    memo.bodies.update(result["bodies"])
+    memo.reused += result["reused"]
+
+
+def reap_leftover(pelican) -> None:
+    """A build that crashed before joining its child: wait for that child before a new build."""
+    global _child
+    child, _child = _child, None
+    if child is not None:
+        os.waitpid(child["pid"], 0)
+        if os.path.exists(child["result"]):
+            os.unlink(child["result"])
+
+
+def register() -> None:
+    signals.initialized.connect(reap_leftover)
+    signals.all_generators_finalized.connect(remember_generators)
+    signals.get_writer.connect(fork_output)
+    signals.finalized.connect(join_output)
