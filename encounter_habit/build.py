@@ -109,7 +109,7 @@ def build_site(
     stamp_file = inputs.stamp_path(settings_file, overrides) if incremental else None
     scans: dict = {}
     if stamp_file:
-        report = unchanged_build(stamp_file, strict, scans)
+        report = unchanged_build(stamp_file, strict, scans, started_ns)
         if report:
             return report
     settings = load_settings(settings_file, overrides)
@@ -124,6 +124,7 @@ def build_site(
     if stamp_file:
         stats, modules, hashes = scanned
         output_folders, outputs = inputs.folders(str(output))
+        output_digest = inputs.folders_digest(output_folders)
         inputs.Stamp(
             roots=roots,
             settings_folder=settings_folder,
@@ -132,6 +133,7 @@ def build_site(
             skip=skip,
             inputs=stats,
             output_folders=output_folders,
+            output_digest=output_digest,
             outputs=outputs,
             environment=inputs.environment(),
             valid_until=report.valid_until,
@@ -144,7 +146,9 @@ def build_site(
     return report
 
 
-def unchanged_build(stamp_file: Path, strict: bool, scans: dict) -> BuildReport | None:
+def unchanged_build(
+    stamp_file: Path, strict: bool, scans: dict, started_ns: int
+) -> BuildReport | None:
     """The last build's report when no input changed since it (None: a build is needed).
 
     The last build's warnings and errors are logged again, and a strict build fails on its errors
@@ -153,7 +157,7 @@ def unchanged_build(stamp_file: Path, strict: bool, scans: dict) -> BuildReport 
     from encounter_habit import inputs
 
     stamp = inputs.Stamp.load(stamp_file)
-    if stamp is None or not inputs.unchanged(stamp, scans):
+    if stamp is None or not inputs.unchanged(stamp, scans, started_ns):
         return None
     for level, message in stamp.messages:
         logger.log(level, "%s", message)
