@@ -7,17 +7,27 @@ the weekof plugin's ``series_collections``) and per post's archived comments, an
 Each post's feed HTML (sanitised, URLs made absolute) is prepared once and shared by every feed it
 appears in. feedgen 1.0 has traps worked around here: ``add_entry()`` prepends unless told
 ``order="append"``; the RSS channel link is the href of the *last* ``link()`` call; Atom entry
-links lose their rel and type (feedgen issues 135 and 143), so an entry extension rewrites them;
+links lose their rel and type (feedgen issues 135 and 143), so an entry extension writes them;
 ``type="CDATA"`` is not an Atom content type, so content is escaped ``html``.
+
+Most of the work on a big site is the comment feeds (feedgen builds every entry element by
+element, twice: RSS and Atom). One feedgen feed serves both formats of a feed, and when there are
+thousands of comment entries and a second core, a forked process writes about half of them.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import pickle
 import re
+import signal
+import threading
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import date as date_type
@@ -95,6 +105,9 @@ POST_ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "*": {"id", "class", "title", "lang
 TAGGING_ENTITY = re.compile(r"^[A-Za-z0-9.@-]+\.[A-Za-z0-9-]+,\d{4}(-\d{2}(-\d{2})?)?$")
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 FRAGMENT_HREF = re.compile(r"""(\shref=)(["'])#""")
+# Comment entries to write before a second process is worth its start (see FeedsGenerator.shares).
+PARALLEL_MIN_ENTRIES = 4000
+POST_ENTRY_COST = 3  # a post's entry (full content) against a comment's
 
 
 @dataclass
@@ -107,7 +120,7 @@ class Enclosure:
     title: str = ""
 
 
-@dataclass
+@dataclass(slots=True, weakref_slot=True)  # one per comment in the comment feeds
 class Item:
     """One feed item, prepared once and shared by every feed (and format) it appears in."""
 
@@ -168,7 +181,18 @@ class ThreadsEntryExtension(BaseEntryExtension):
     """dc:creator, slash:comments and wfw:commentRss in RSS; correct links and threading in Atom."""
 
     def __init__(self) -> None:
-        self.item: Item | None = None
+        self._item: weakref.ref[Item] | None = None
+
+    # The item holds its entry, which holds this extension: a weak reference back keeps that from
+    # being a cycle, so a comment feed's items and entries are freed as soon as it is written
+    # rather than piling up for the garbage collector (a second of a 2,000-post build).
+    @property
+    def item(self) -> Item | None:
+        return self._item() if self._item is not None else None
+
+    @item.setter
+    def item(self, item: Item) -> None:
+        self._item = weakref.ref(item)
 
     def extend_rss(self, entry: etree._Element) -> etree._Element:
         item = self.item
@@ -190,12 +214,11 @@ class ThreadsEntryExtension(BaseEntryExtension):
         if item is None:
             return entry
         # feedgen 1.0 writes entry links with href only (issues 135/143): every link becomes an
-        # "alternate" and the validator reports duplicates. Replace them with complete ones.
-        # feedgen builds Atom elements without a namespace (it writes xmlns as a plain
-        # attribute of the root), so its links are plain "link" elements.
-        for link in entry.findall("link"):
-            entry.remove(link)
-        add_atom_link(entry, href=item.url, rel="alternate", type="text/html")
+        # "alternate" and the validator reports duplicates. entry_of() leaves feedgen no Atom
+        # link to write; the complete ones are written here. feedgen builds Atom elements
+        # without a namespace (it writes xmlns as a plain attribute of the root), so these are
+        # plain "link" elements too.
+        etree.SubElement(entry, "link", href=item.url, rel="alternate", type="text/html")
         if item.enclosure:
             add_atom_link(
                 entry,
@@ -349,7 +372,20 @@ def as_datetime(day: date_type) -> datetime:
 
 
 def aware(date: datetime, zone: ZoneInfo) -> datetime:
-    """The date with a time zone (feedgen refuses naive dates)."""
+    """The date with a time zone (feedgen refuses naive dates), as a plain datetime: Pelican's
+    SafeDatetime formats in Python, directive by directive, and feedgen formats every RSS date."""
+    if type(date) is not datetime:
+        date = datetime(
+            date.year,
+            date.month,
+            date.day,
+            date.hour,
+            date.minute,
+            date.second,
+            date.microsecond,
+            date.tzinfo,
+            fold=date.fold,
+        )
     return date if date.tzinfo else date.replace(tzinfo=zone)
 
 
@@ -357,6 +393,8 @@ def feed_html(html: str, page_url: str, *, sanitise: bool = True) -> str:
     """HTML fit for a feed: sanitised, every URL absolute against the page's own URL."""
     if sanitise:
         html = nh3.clean(html, attributes=POST_ATTRIBUTES)
+    if "=" not in html:
+        return html  # no attribute, so no URL to rewrite: most comments
     html = make_urls_absolute(html, page_url)
     # Fragments (footnotes, comment anchors) point into the post, not into the reader's view.
     return FRAGMENT_HREF.sub(lambda m: f"{m[1]}{m[2]}{page_url}#", html)
@@ -399,6 +437,7 @@ class FeedsGenerator:
         self.published: list[Any] = []
         self.items: dict[int, Item] = {}
         self.ids: dict[int, str] = {}
+        self.urls: dict[int, str] = {}
 
     def generate_context(self) -> None:
         """Nothing to read: the feeds are planned once every generator has its context."""
@@ -458,7 +497,7 @@ class FeedsGenerator:
                         article.slug,
                         f"Comments on “{plain_text(article.title)}”",
                         f"Comments on “{plain_text(article.title)}”, from {sitename}.",
-                        f"{absolute(self.site_url, article.url)}#comments",
+                        f"{self.url_of(article)}#comments",
                         [],
                         post=article,
                     )
@@ -513,10 +552,18 @@ class FeedsGenerator:
         self.plans.append(plan)
         return plan
 
+    def url_of(self, article: Any) -> str:
+        """The post's absolute URL, worked out once (Pelican formats a post's URL at every use)."""
+        url = self.urls.get(id(article))
+        if url is None:
+            url = self.urls[id(article)] = absolute(self.site_url, article.url)
+        return url
+
     def post_key(self, article: Any, slug: str) -> str:
         """'YYYY-MM-DD/slug': the date and slug a post's default ids are made of."""
         date = getattr(article, "date", None)
-        return f"{date:%Y-%m-%d}/{slug}" if date else slug
+        # date's own strftime: Pelican's SafeDatetime would format in Python, once per comment feed
+        return f"{date_type.strftime(date, '%Y-%m-%d')}/{slug}" if date else slug
 
     def link_index(self) -> dict[str, Any]:
         """{'main': [...], 'tags': {slug: [...]}, 'series': {slug: [...]}, 'week_of': [...],
@@ -553,7 +600,7 @@ class FeedsGenerator:
         key = id(article)
         if key in self.items:
             return self.items[key]
-        url = absolute(self.site_url, article.url)
+        url = self.url_of(article)
         date = aware(article.date, self.zone)
         modified = getattr(article, "modified", None)
         updated = max(date, aware(modified, self.zone)) if modified else date
@@ -611,7 +658,7 @@ class FeedsGenerator:
     def comment_items(self, article: Any, limit: int | None) -> list[Item]:
         """The comments of a post as items (newest first), each answering its parent or the post."""
         # The post's identity only: its HTML is not needed here, so it is not prepared.
-        url = absolute(self.site_url, article.url)
+        url = self.url_of(article)
         post = Item(
             id=self.post_id(article),
             url=url,
@@ -621,28 +668,28 @@ class FeedsGenerator:
             updated=aware(article.date, self.zone),
         )
         key = self.post_key(article, article.slug)
-        by_id: dict[str, Item] = {}
         items: list[Item] = []
-
-        def visit(comments: list[Any], parent: Item) -> None:
-            for comment in comments:
-                date = aware(comment.date, self.zone) if comment.date else post.published
-                item = Item(
-                    id=f"tag:{self.entity}:comment/{key}/{comment.id}",
-                    url=f"{post.url}#{comment.anchor}",
-                    title=f"Comment by {comment.author} on “{post.title}”",
-                    # Already sanitised by the comments plugin's nh3 pass, once.
-                    content_html=feed_html(comment.html, post.url, sanitise=False),
-                    published=date,
-                    updated=date,
-                    authors=[comment.author],
-                    in_reply_to=(parent.id, parent.url),
-                )
-                by_id[comment.id] = item
-                items.append(item)
-                visit(comment.replies, item)
-
-        visit([c for c in getattr(article, "comments", None) or [] if not c.is_pingback], post)
+        # Depth first, each reply after its parent, with a stack rather than a recursive closure
+        # (a closure that calls itself is a reference cycle: every item would wait for the
+        # garbage collector).
+        top = [c for c in getattr(article, "comments", None) or [] if not c.is_pingback]
+        stack = [(comment, post) for comment in reversed(top)]
+        while stack:
+            comment, parent = stack.pop()
+            date = aware(comment.date, self.zone) if comment.date else post.published
+            item = Item(
+                id=f"tag:{self.entity}:comment/{key}/{comment.id}",
+                url=f"{post.url}#{comment.anchor}",
+                title=f"Comment by {comment.author} on “{post.title}”",
+                # Already sanitised by the comments plugin's nh3 pass, once.
+                content_html=feed_html(comment.html, post.url, sanitise=False),
+                published=date,
+                updated=date,
+                authors=[comment.author],
+                in_reply_to=(parent.id, parent.url),
+            )
+            items.append(item)
+            stack += [(reply, item) for reply in reversed(comment.replies)]
         items.sort(key=Item.sort_key, reverse=True)
         return items[:limit] if limit else items
 
@@ -734,6 +781,7 @@ class FeedsGenerator:
             self.plan()  # all_generators_finalized did not reach us (should not happen)
         written = reused = 0
         memo = incremental.active()
+        jobs = []
         for plan in self.plans:
             key = self.plan_key(plan, memo)
             todo = {
@@ -742,20 +790,28 @@ class FeedsGenerator:
                 if not memo.reuse(path, incremental.digest(key, fmt, path))
             }
             reused += len(plan.paths) - len(todo)
-            if not todo:
-                continue
-            items = self.items_of(plan)
-            for fmt, path in todo.items():
-                try:
-                    data = self.render(plan, items, fmt, path)
-                except ValueError as exc:
-                    logger.error("feeds: cannot write %r: %s", path, exc)
-                    continue
-                target = os.path.join(self.output_path, path)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with open(target, "wb") as handle:
-                    handle.write(data)
-                written += 1
+            if todo:
+                jobs.append((plan, todo))
+        # Every folder first, then the files: on ext4, making a folder between file writes (a
+        # folder per post's comment feeds) made writing the feeds four times slower.
+        folders = {os.path.dirname(path) for _plan, todo in jobs for path in todo.values()}
+        for folder in sorted(folders):
+            os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
+        for plan, _todo in jobs:  # ids first, so a bad Feed-Id is reported once, and here
+            for article in [*plan.articles, *([plan.post] if plan.post is not None else [])]:
+                self.post_id(article)
+        mine, theirs = self.shares(jobs)
+        helper = ForkedShare(lambda: self.write_jobs(theirs)) if theirs else None
+        try:
+            written = self.write_jobs(mine)
+        except BaseException:
+            if helper is not None:
+                helper.stop()
+            raise
+        if helper is not None:
+            done = helper.join()
+            # The second process failed (it reported nothing): its share is done here instead.
+            written += self.write_jobs(theirs) if done is None else done
         logger.info(
             "feeds: wrote %d feed files (%d unchanged) for %d posts in %.2fs",
             written,
@@ -763,6 +819,36 @@ class FeedsGenerator:
             len(self.items),
             time.perf_counter() - started,
         )
+
+    def write_jobs(self, jobs: list[tuple[FeedPlan, dict[str, str]]]) -> int:
+        """Render and write each job's formats; the number of files written."""
+        written = 0
+        for plan, todo in jobs:
+            for path, data in self.render_plan(plan, self.items_of(plan), todo):
+                with open(os.path.join(self.output_path, path), "wb") as handle:
+                    handle.write(data)
+                written += 1
+        return written
+
+    def shares(self, jobs: list[tuple[FeedPlan, dict[str, str]]]) -> tuple[list, list]:
+        """(this process's jobs, a second process's jobs): comment feeds are split when there are
+        enough of them and a second core to run on; every other feed stays here (they share
+        their posts' items)."""
+        if not can_fork():
+            return jobs, []
+        mine = [job for job in jobs if job[0].kind != "comments"]
+        comments = [job for job in jobs if job[0].kind == "comments"]
+        limit = self.config["comments"]["limit"]
+        sizes = [min(job[0].post.comment_count or 0, limit or 10**9) for job in comments]
+        if sum(sizes) < PARALLEL_MIN_ENTRIES:
+            return jobs, []
+        theirs = []
+        load = {"mine": sum(len(job[0].articles) for job in mine) * POST_ENTRY_COST, "theirs": 0}
+        for job, size in zip(comments, sizes, strict=True):
+            share = "mine" if load["mine"] <= load["theirs"] else "theirs"
+            (mine if share == "mine" else theirs).append(job)
+            load[share] += size
+        return mine, theirs
 
     def plan_key(self, plan: FeedPlan, memo: Any) -> str:
         """What a feed is made of, for incremental builds: its posts (bodies, comments) and code."""
@@ -788,12 +874,31 @@ class FeedsGenerator:
         items.sort(key=Item.sort_key, reverse=True)
         return items
 
-    def render(self, plan: FeedPlan, items: list[Item], fmt: str, path: str) -> bytes:
-        """The bytes of one feed file."""
-        self_url = absolute(self.site_url, path)
+    def render_plan(
+        self, plan: FeedPlan, items: list[Item], todo: dict[str, str]
+    ) -> list[tuple[str, bytes]]:
+        """(path, bytes) of each format of one feed still to write; a format that fails is
+        reported and left out."""
+        written = []
+        generator = None
+        for fmt, path in todo.items():
+            self_url = absolute(self.site_url, path)
+            try:
+                if fmt == "json":
+                    data = self.render_json(plan, items, self_url)
+                else:
+                    # One feedgen feed serves both XML formats: its entries are added once.
+                    generator = generator or self.feed_generator(plan, items)
+                    data = self.render_xml(generator, plan, fmt, self_url)
+            except ValueError as exc:
+                logger.error("feeds: cannot write %r: %s", path, exc)
+                continue
+            written.append((path, data))
+        return written
+
+    def feed_generator(self, plan: FeedPlan, items: list[Item]) -> FeedGenerator:
+        """The feedgen feed of a plan, with its entries; links are set per format."""
         updated = max((item.updated for item in items), default=None)
-        if fmt == "json":
-            return self.render_json(plan, items, self_url)
         generator = FeedGenerator()
         generator.register_extension(EXTENSION, ThreadsExtension, ThreadsEntryExtension)
         generator.id(plan.id)
@@ -801,18 +906,25 @@ class FeedsGenerator:
         generator.subtitle(plan.subtitle or plan.title)
         generator.author({"name": self.settings.get("AUTHOR", "") or plan.title})
         generator.language(self.settings.get("DEFAULT_LANG", "en"))
-        # Order matters: feedgen's RSS channel <link> is the href of the last link() call.
-        generator.link(href=self_url, rel="self", type=MEDIA_TYPES[fmt])
-        generator.link(href=plan.home_url, rel="alternate", type="text/html")
         if updated is not None:  # stable across rebuilds; an empty feed says "now"
             generator.updated(updated)  # also the RSS lastBuildDate
         for item in items:
             # feedgen prepends by default, which would reverse the order.
             generator.add_entry(self.entry_of(item), order="append")
-        raw = generator.rss_str() if fmt == "rss" else generator.atom_str()
+        return generator
+
+    def render_xml(
+        self, generator: FeedGenerator, plan: FeedPlan, fmt: str, self_url: str
+    ) -> bytes:
+        """The bytes of one RSS or Atom feed file."""
+        # Order matters: feedgen's RSS channel <link> is the href of the last link() call.
+        generator.link(href=self_url, rel="self", type=MEDIA_TYPES[fmt], replace=True)
+        generator.link(href=plan.home_url, rel="alternate", type="text/html")
+        # The element tree feedgen's rss_str()/atom_str() would serialise (feedgen 1.0, pinned
+        # below 2): taken as it is, not serialised and parsed again for the cleanup below.
+        root, _ = generator._create_rss() if fmt == "rss" else generator._create_atom()
         # Entries are built apart from the feed, so their namespaces were declared on each
-        # element; hoist them to the root once.
-        root = etree.fromstring(raw)
+        # element; hoist them to the root once (and drop those this feed does not use).
         etree.cleanup_namespaces(root, top_nsmap=NAMESPACES)
         return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
 
@@ -841,6 +953,9 @@ class FeedsGenerator:
             entry.enclosure(
                 item.enclosure.url, str(item.enclosure.length), item.enclosure.media_type
             )
+        # RSS keeps the <link> and <enclosure> feedgen took from those links; Atom gets none
+        # from feedgen (see ThreadsEntryExtension.extend_atom), so none has to be removed.
+        entry.link([], replace=True)
         item._entry = entry
         return entry
 
@@ -857,6 +972,82 @@ class FeedsGenerator:
             "items": [json_item(item) for item in items],
         }
         return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def can_fork() -> bool:
+    """A second process can run beside this one: POSIX fork, one thread, two usable cores."""
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        return False  # forking a process with threads can copy a lock held by another
+    cores = (
+        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    )
+    return len(cores) >= 2
+
+
+class ForkedShare:
+    """A share of the feeds written by a forked copy of this process, on the second core.
+
+    Feeds are independent files and feedgen builds every entry element by element: a 2,000-post
+    site's 40,000 comment entries keep one core busy for seconds. The copy writes its files,
+    then sends back how many and the log records it made (re-logged here, so a build's report
+    sees them); if it fails in any way it sends nothing and the caller does its share again.
+    """
+
+    def __init__(self, work: Callable[[], int]) -> None:
+        read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(read)
+            self._run(work, write)
+        os.close(write)
+        self.pipe = read
+
+    @staticmethod
+    def _run(work: Callable[[], int], pipe: int) -> None:
+        status, payload = 1, b""
+        try:
+            gc.freeze()  # never walk the inherited heap: fewer of its pages get copied
+            records: list[tuple[str, int, str]] = []
+            logging.getLogger().handlers = [RecordCollector(records)]
+            payload = pickle.dumps((work(), records))
+            status = 0
+        except BaseException:  # whatever it was, the parent does this share itself
+            pass
+        finally:
+            try:
+                with os.fdopen(pipe, "wb") as out:
+                    out.write(payload)
+            finally:
+                os._exit(status)  # never back into Pelican: no atexit, no flushing of its buffers
+
+    def join(self) -> int | None:
+        """Files the copy wrote, its log records re-logged here; None if it failed."""
+        with os.fdopen(self.pipe, "rb") as pipe:
+            payload = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        if status != 0 or not payload:
+            return None
+        written, records = pickle.loads(payload)
+        for name, level, message in records:
+            logging.getLogger(name).log(level, "%s", message)
+        return written
+
+    def stop(self) -> None:
+        """End the copy (this process is failing)."""
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        os.close(self.pipe)
+
+
+class RecordCollector(logging.Handler):
+    """Keeps (logger name, level, message) of every record, for the parent process."""
+
+    def __init__(self, records: list[tuple[str, int, str]]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
 
 
 def json_item(item: Item) -> dict[str, Any]:
