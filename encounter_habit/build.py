@@ -38,6 +38,7 @@ class BuildReport:
     unchanged: bool = False  # nothing changed since the last build: Pelican did not run
     messages: list[tuple[int, str]] = field(default_factory=list)  # (level, text) of warnings+
     valid_until: float | None = None  # when a future-dated post goes live (output then stale)
+    files: list[str] = field(default_factory=list)  # every file of the site, relative to output
 
 
 class ErrorCollector(logging.Handler):
@@ -122,28 +123,38 @@ def build_site(
         scanned = inputs.take(roots, settings_folder, skip, started_ns, scans)
     report = build_into(settings, output, staging, strict=strict, incremental=incremental)
     if stamp_file:
-        stats, modules, hashes = scanned
-        output_folders, outputs = inputs.folders(str(output))
-        output_digest = inputs.folders_digest(output_folders)
-        inputs.Stamp(
-            roots=roots,
-            settings_folder=settings_folder,
-            settings_modules=modules,
-            output=str(output),
-            skip=skip,
-            inputs=stats,
-            output_folders=output_folders,
-            output_digest=output_digest,
-            outputs=outputs,
-            environment=inputs.environment(),
-            valid_until=report.valid_until,
-            hashes=hashes,
-            articles=report.articles,
-            pages=report.pages,
-            messages=report.messages,
-            errors=report.errors,
-        ).save(stamp_file)
+        save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output)
     return report
+
+
+def save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output) -> None:
+    """Note what this build read and made, for the next build to find nothing changed."""
+    from encounter_habit import inputs
+
+    stats, modules, hashes = scanned
+    output_folders, outputs = inputs.folders_of(str(output), report.files)
+    try:
+        output_digest = inputs.folders_digest(output_folders)
+    except OSError:  # the output changed under us: no stamp, the next build runs
+        return
+    inputs.Stamp(
+        roots=roots,
+        settings_folder=settings_folder,
+        settings_modules=modules,
+        output=str(output),
+        output_folders=output_folders,
+        output_digest=output_digest,
+        skip=skip,
+        inputs=stats,
+        outputs=outputs,
+        environment=inputs.environment(),
+        valid_until=report.valid_until,
+        hashes=hashes,
+        articles=report.articles,
+        pages=report.pages,
+        messages=report.messages,
+        errors=report.errors,
+    ).save(stamp_file)
 
 
 def unchanged_build(
@@ -216,6 +227,7 @@ def build_into(
     if memo:
         memo.save()
         report.made, report.reused = memo.made, memo.reused
+        report.files = memo.produced
     report.output = output
     return report
 

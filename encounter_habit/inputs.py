@@ -212,13 +212,17 @@ def unchanged(stamp: Stamp, scans: dict | None = None, started_ns: int | None = 
         return False
 
 
-def folders(root: str) -> tuple[list[str], int]:
-    """Every folder under ``root`` (itself included), and how many files they hold."""
-    found, files = [], 0
-    for current, _dirs, names in os.walk(root):
-        found.append(current)
-        files += len(names)
-    return found, files
+def folders_of(root: str, files: list[str]) -> tuple[list[str], int]:
+    """The folders holding these files (relative to ``root``), ``root`` included; and how many
+    files there are. The build knows every file it produced: walking the output again to find
+    them cost 0.3 s at 2,000 posts."""
+    found: set[str] = set()
+    for relative in files:
+        folder = os.path.dirname(relative)
+        while folder and folder not in found:
+            found.add(folder)
+            folder = os.path.dirname(folder)
+    return [root, *sorted(os.path.join(root, f) for f in found)], len(files)
 
 
 def folders_digest(paths: list[str]) -> str:
