@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from email.utils import parsedate_to_datetime
@@ -15,6 +14,7 @@ from urllib.parse import urlparse
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
+from feeds.feeds import FeedsGenerator
 from lxml import etree
 from pelican.settings import read_settings
 
@@ -556,81 +556,36 @@ def test_every_page_footer_offers_the_main_feed(built) -> None:
         assert link["href"] == f"{HOME}feeds/rss.xml"
 
 
-# -- a second process on big sites --------------------------------------------------------------
+# -- written beside the pages -------------------------------------------------------------------
 
 
-@pytest.fixture
-def feeds_module(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "plugins"))
-    from feeds import feeds
-
-    return feeds
-
-
-@pytest.fixture
-def forking(blog, feeds_module, monkeypatch):
-    """The blog with three comment feeds, and the feeds split with a forked process however
-    small the site and whatever the machine."""
-    for post in ("second", "third"):
-        comment(blog, post, "c1", "Ann", "2009-10-07T10:00:00", "A comment.")
-        comment(blog, post, "c2", "Bob", "2009-10-07T11:00:00", "A reply.", reply_to="c1")
-    monkeypatch.setattr(feeds_module, "can_fork", lambda: True)
-    monkeypatch.setattr(feeds_module, "PARALLEL_MIN_ENTRIES", 0)
-    return blog
-
-
-def feed_files(site) -> dict[str, bytes]:
-    files = sorted((site.output / "feeds").rglob("*"))
-    return {p.relative_to(site.output).as_posix(): p.read_bytes() for p in files if p.is_file()}
-
-
-def test_a_forked_process_writes_the_same_feeds_and_its_errors_reach_the_report(
-    forking, feeds_module, monkeypatch
+def test_the_feeds_are_written_by_the_second_process_with_the_same_bytes(
+    blog, tmp_path, monkeypatch
 ) -> None:
-    parent = os.getpid()
-    original = feeds_module.FeedsGenerator.write_jobs
-    by_parent: list[str] = []
-
-    def write_jobs(self, jobs):
-        if os.getpid() != parent:
-            feeds_module.logger.error("feeds: %d feeds written by the copy", len(jobs))
-        else:
-            by_parent.extend(p.slug for p, _todo in jobs if p.kind == "comments")
-        return original(self, jobs)
-
-    monkeypatch.setattr(feeds_module.FeedsGenerator, "write_jobs", write_jobs)
-    report = forking.build(PLUGINS=PLUGINS)
-    split = feed_files(forking)
-    relayed = [line for line in feed_errors(report) if "written by the copy" in line]
-    assert len(relayed) == 1 and not relayed[0].startswith("feeds: 0 ")
-    assert len(by_parent) < 3  # this process kept only part of the comment feeds
-    monkeypatch.setattr(feeds_module, "can_fork", lambda: False)
-    shutil.rmtree(forking.output)
-    shutil.rmtree(forking.root / "cache")
-    assert feed_errors(forking.build(PLUGINS=PLUGINS)) == []
-    assert feed_files(forking) == split
-    assert len([path for path in split if path.startswith("feeds/comments/")]) == 6
-
-
-def test_when_the_forked_process_fails_this_one_writes_its_share(
-    forking, feeds_module, monkeypatch
-) -> None:
-    parent = os.getpid()
-    original = feeds_module.FeedsGenerator.write_jobs
-
-    def write_jobs(self, jobs):
-        if os.getpid() != parent:
-            raise RuntimeError("the copy breaks down")
-        return original(self, jobs)
-
-    joined = []
-    join = feeds_module.ForkedShare.join
-    monkeypatch.setattr(feeds_module.FeedsGenerator, "write_jobs", write_jobs)
-    monkeypatch.setattr(
-        feeds_module.ForkedShare, "join", lambda self: joined.append(join(self)) or joined[-1]
+    """parallel_output writes the feeds in a forked process while this one renders the pages."""
+    assert "parallel_output" in PLUGINS
+    blog.build(
+        PLUGINS=PLUGINS,
+        OUTPUT_PATH=str(tmp_path / "one"),
+        CACHE_PATH=str(tmp_path / "c1"),
+        PARALLEL_OUTPUT=False,
     )
-    assert feed_errors(forking.build(PLUGINS=PLUGINS)) == []
-    assert joined == [None]  # the copy reported nothing
-    for post in ("first", "second", "third"):
-        for fmt in ("rss", "atom"):
-            assert etree.parse(str(forking.output / f"feeds/comments/{post}/{fmt}.xml"))
+    writers = tmp_path / "writers"
+    original = FeedsGenerator.generate_output
+
+    def noting_pid(self, writer):
+        with open(writers, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return original(self, writer)
+
+    monkeypatch.setattr(FeedsGenerator, "generate_output", noting_pid)
+    report = blog.build(
+        PLUGINS=PLUGINS, OUTPUT_PATH=str(tmp_path / "two"), CACHE_PATH=str(tmp_path / "c2")
+    )
+    assert feed_errors(report) == []
+    assert [int(pid) for pid in writers.read_text().split()] != [os.getpid()]
+    one, two = (sorted((tmp_path / name / "feeds").rglob("*.*")) for name in ("one", "two"))
+    assert [p.relative_to(tmp_path / "two") for p in two] == [
+        p.relative_to(tmp_path / "one") for p in one
+    ]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two, strict=True))

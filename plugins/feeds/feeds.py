@@ -11,23 +11,18 @@ links lose their rel and type (feedgen issues 135 and 143), so an entry extensio
 ``type="CDATA"`` is not an Atom content type, so content is escaped ``html``.
 
 Most of the work on a big site is the comment feeds (feedgen builds every entry element by
-element, twice: RSS and Atom). One feedgen feed serves both formats of a feed, and when there are
-thousands of comment entries and a second core, a forked process writes about half of them.
+element, twice: RSS and Atom); one feedgen feed serves both formats of a feed. The feeds are
+written by the parallel_output plugin's second process, beside the pages, when it runs.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
-import pickle
 import re
-import signal
-import threading
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import date as date_type
@@ -105,9 +100,6 @@ POST_ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "*": {"id", "class", "title", "lang
 TAGGING_ENTITY = re.compile(r"^[A-Za-z0-9.@-]+\.[A-Za-z0-9-]+,\d{4}(-\d{2}(-\d{2})?)?$")
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 FRAGMENT_HREF = re.compile(r"""(\shref=)(["'])#""")
-# Comment entries to write before a second process is worth its start (see FeedsGenerator.shares).
-PARALLEL_MIN_ENTRIES = 4000
-POST_ENTRY_COST = 3  # a post's entry (full content) against a comment's
 
 
 @dataclass
@@ -415,6 +407,11 @@ def is_published(article: Any, now: datetime) -> bool:
 
 class FeedsGenerator:
     """Plans every feed before pages are written (for their <head>) and writes them afterwards."""
+
+    # The feed files are the generator's own and nothing else in the build reads them (the EPUB
+    # they offer is written while content is read): the parallel_output plugin may write them in
+    # its second process while this one renders the pages.
+    parallel_output = True
 
     def __init__(
         self,
@@ -781,7 +778,7 @@ class FeedsGenerator:
             self.plan()  # all_generators_finalized did not reach us (should not happen)
         written = reused = 0
         memo = incremental.active()
-        jobs = []
+        jobs: list[tuple[FeedPlan, dict[str, str]]] = []
         for plan in self.plans:
             key = self.plan_key(plan, memo)
             todo = {
@@ -797,21 +794,11 @@ class FeedsGenerator:
         folders = {os.path.dirname(path) for _plan, todo in jobs for path in todo.values()}
         for folder in sorted(folders):
             os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
-        for plan, _todo in jobs:  # ids first, so a bad Feed-Id is reported once, and here
-            for article in [*plan.articles, *([plan.post] if plan.post is not None else [])]:
-                self.post_id(article)
-        mine, theirs = self.shares(jobs)
-        helper = ForkedShare(lambda: self.write_jobs(theirs)) if theirs else None
-        try:
-            written = self.write_jobs(mine)
-        except BaseException:
-            if helper is not None:
-                helper.stop()
-            raise
-        if helper is not None:
-            done = helper.join()
-            # The second process failed (it reported nothing): its share is done here instead.
-            written += self.write_jobs(theirs) if done is None else done
+        for plan, todo in jobs:
+            for path, data in self.render_plan(plan, self.items_of(plan), todo):
+                with open(os.path.join(self.output_path, path), "wb") as handle:
+                    handle.write(data)
+                written += 1
         logger.info(
             "feeds: wrote %d feed files (%d unchanged) for %d posts in %.2fs",
             written,
@@ -819,36 +806,6 @@ class FeedsGenerator:
             len(self.items),
             time.perf_counter() - started,
         )
-
-    def write_jobs(self, jobs: list[tuple[FeedPlan, dict[str, str]]]) -> int:
-        """Render and write each job's formats; the number of files written."""
-        written = 0
-        for plan, todo in jobs:
-            for path, data in self.render_plan(plan, self.items_of(plan), todo):
-                with open(os.path.join(self.output_path, path), "wb") as handle:
-                    handle.write(data)
-                written += 1
-        return written
-
-    def shares(self, jobs: list[tuple[FeedPlan, dict[str, str]]]) -> tuple[list, list]:
-        """(this process's jobs, a second process's jobs): comment feeds are split when there are
-        enough of them and a second core to run on; every other feed stays here (they share
-        their posts' items)."""
-        if not can_fork():
-            return jobs, []
-        mine = [job for job in jobs if job[0].kind != "comments"]
-        comments = [job for job in jobs if job[0].kind == "comments"]
-        limit = self.config["comments"]["limit"]
-        sizes = [min(job[0].post.comment_count or 0, limit or 10**9) for job in comments]
-        if sum(sizes) < PARALLEL_MIN_ENTRIES:
-            return jobs, []
-        theirs = []
-        load = {"mine": sum(len(job[0].articles) for job in mine) * POST_ENTRY_COST, "theirs": 0}
-        for job, size in zip(comments, sizes, strict=True):
-            share = "mine" if load["mine"] <= load["theirs"] else "theirs"
-            (mine if share == "mine" else theirs).append(job)
-            load[share] += size
-        return mine, theirs
 
     def plan_key(self, plan: FeedPlan, memo: Any) -> str:
         """What a feed is made of, for incremental builds: its posts (bodies, comments) and code."""
@@ -972,82 +929,6 @@ class FeedsGenerator:
             "items": [json_item(item) for item in items],
         }
         return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-def can_fork() -> bool:
-    """A second process can run beside this one: POSIX fork, one thread, two usable cores."""
-    if not hasattr(os, "fork") or threading.active_count() != 1:
-        return False  # forking a process with threads can copy a lock held by another
-    cores = (
-        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    )
-    return len(cores) >= 2
-
-
-class ForkedShare:
-    """A share of the feeds written by a forked copy of this process, on the second core.
-
-    Feeds are independent files and feedgen builds every entry element by element: a 2,000-post
-    site's 40,000 comment entries keep one core busy for seconds. The copy writes its files,
-    then sends back how many and the log records it made (re-logged here, so a build's report
-    sees them); if it fails in any way it sends nothing and the caller does its share again.
-    """
-
-    def __init__(self, work: Callable[[], int]) -> None:
-        read, write = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            os.close(read)
-            self._run(work, write)
-        os.close(write)
-        self.pipe = read
-
-    @staticmethod
-    def _run(work: Callable[[], int], pipe: int) -> None:
-        status, payload = 1, b""
-        try:
-            gc.freeze()  # never walk the inherited heap: fewer of its pages get copied
-            records: list[tuple[str, int, str]] = []
-            logging.getLogger().handlers = [RecordCollector(records)]
-            payload = pickle.dumps((work(), records))
-            status = 0
-        except BaseException:  # whatever it was, the parent does this share itself
-            pass
-        finally:
-            try:
-                with os.fdopen(pipe, "wb") as out:
-                    out.write(payload)
-            finally:
-                os._exit(status)  # never back into Pelican: no atexit, no flushing of its buffers
-
-    def join(self) -> int | None:
-        """Files the copy wrote, its log records re-logged here; None if it failed."""
-        with os.fdopen(self.pipe, "rb") as pipe:
-            payload = pipe.read()
-        _, status = os.waitpid(self.pid, 0)
-        if status != 0 or not payload:
-            return None
-        written, records = pickle.loads(payload)
-        for name, level, message in records:
-            logging.getLogger(name).log(level, "%s", message)
-        return written
-
-    def stop(self) -> None:
-        """End the copy (this process is failing)."""
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        os.close(self.pipe)
-
-
-class RecordCollector(logging.Handler):
-    """Keeps (logger name, level, message) of every record, for the parent process."""
-
-    def __init__(self, records: list[tuple[str, int, str]]) -> None:
-        super().__init__()
-        self.records = records
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append((record.name, record.levelno, record.getMessage()))
 
 
 def json_item(item: Item) -> dict[str, Any]:
