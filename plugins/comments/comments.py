@@ -393,16 +393,15 @@ ITEM_TYPE = 'itemscope itemtype="https://schema.org/Comment"'
 AUTHOR_BADGE = '<span class="comment__badge" title="The author of this post">Author</span>'
 
 
-def date_html(comment: Comment) -> str:
-    """The comment's permalink, showing its date when it has one."""
-    anchor = escape(comment.anchor)
+def date_html(comment: Comment, anchor: str) -> str:
+    """The comment's permalink (to ``anchor``, escaped), showing its date when it has one."""
     date = comment.date
     if date is None:
         return f'<a class="comment__permalink" href="#{anchor}">Permalink</a>\n'
     shown = f"{escape(date.strftime('%B %-d, %Y at %-I:%M'))} {escape(date.strftime('%p').lower())}"
     return (
         f'<a class="comment__permalink" href="#{anchor}"><time itemprop="dateCreated" '
-        f'datetime="{escape(date.isoformat())}">{shown}</time></a>\n'
+        f'datetime="{date.isoformat()}">{shown}</time></a>\n'  # digits and -:T+. only
     )
 
 
@@ -427,7 +426,7 @@ def comment_html(comment: Comment, author: str, is_reply: bool) -> str:
         f'      <span class="comment__author" id="{anchor}-author" itemprop="author" itemscope '
         f'itemtype="https://schema.org/Person"><span itemprop="name">{escape(comment.author)}'
         "</span></span>\n"
-        f"{AUTHOR_BADGE if by_author else ''}      {date_html(comment)}\n"
+        f"{AUTHOR_BADGE if by_author else ''}      {date_html(comment, anchor)}\n"
         "    </header>\n"
         f'    <div class="comment__text" itemprop="text">{comment.html}</div>\n'
         "  </article>\n"
@@ -443,14 +442,18 @@ def comment_html(comment: Comment, author: str, is_reply: bool) -> str:
 
 def pingbacks_html(pingbacks: list[Comment]) -> str:
     """The <li> of each pingback, one a line, for the "Mentioned on" list."""
-    return "\n".join(
-        f'      <li class="mention" id="{escape(pingback.anchor)}" {ITEM_TYPE}>\n'
-        f'        <span class="mention__source" itemprop="author">{escape(pingback.author)}</span>\n'
-        f"        {date_html(pingback)}\n"
-        f'        <div class="mention__excerpt" itemprop="text">{pingback.html}</div>\n'
-        "      </li>"
-        for pingback in pingbacks
-    )
+    items = []
+    for pingback in pingbacks:
+        anchor = escape(pingback.anchor)
+        items.append(
+            f'      <li class="mention" id="{anchor}" {ITEM_TYPE}>\n'
+            f'        <span class="mention__source" itemprop="author">{escape(pingback.author)}'
+            "</span>\n"
+            f"        {date_html(pingback, anchor)}\n"
+            f'        <div class="mention__excerpt" itemprop="text">{pingback.html}</div>\n'
+            "      </li>"
+        )
+    return "\n".join(items)
 
 
 def attach_comments(generator: Any) -> None:
