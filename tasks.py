@@ -18,19 +18,27 @@ HOST = os.environ.get("ENCOUNTER_HOST", "127.0.0.1")
 PORT = int(os.environ.get("ENCOUNTER_PORT", "8000"))
 
 
-def _build(settings_file: Path = SETTINGS, *, strict: bool = False):
-    """Build once and print the outcome; exit non-zero when the build failed."""
+def _build(settings_file: Path = SETTINGS, *, strict: bool = False, live=None):
+    """Build once and print the outcome; exit non-zero when the build failed.
+
+    ``live``, an encounter_habit.live.LiveSite, builds from the last build kept in memory.
+    """
     from encounter_habit.build import BuildFailed, build_site, configure_logging
 
     configure_logging()
     os.chdir(ROOT)
     try:
-        report = build_site(settings_file, strict=strict)
+        report = live.build() if live else build_site(settings_file, strict=strict)
     except BuildFailed as exc:
+        if live:  # a broken save must not end the live session: the next save may fix it
+            print(f"error: {exc}", file=sys.stderr)
+            return None
         sys.exit(f"error: {exc}")
     problems = f", {len(report.errors)} error(s) above" if report.errors else ""
     if report.unchanged:
         print(f"nothing changed since the last build: {report.output} is up to date{problems}")
+    elif report.quick:
+        print(f"remade {report.made} file(s) in {report.output}{problems}")
     else:
         print(
             f"built {report.articles} posts and {report.pages} pages into {report.output}{problems}"
@@ -61,7 +69,12 @@ def livereload(c, port=PORT):
     """Serve the site and rebuild it, refreshing the browser, whenever a source file is saved."""
     from livereload import Server
 
-    report = _build()
+    from encounter_habit.live import LiveSite
+
+    site = LiveSite(SETTINGS)
+    report = _build(live=site)
+    if report is None:
+        sys.exit(1)
     server = Server()
     for pattern in (
         "pelicanconf.py",
@@ -70,7 +83,7 @@ def livereload(c, port=PORT):
         "theme/static/**/*",
         "plugins/**/*.py",
     ):
-        server.watch(str(ROOT / pattern), lambda: _build())
+        server.watch(str(ROOT / pattern), lambda: _build(live=site))
     server.serve(host=HOST, port=int(port), root=str(report.output))
 
 

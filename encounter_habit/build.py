@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class BuildReport:
     made: int = 0  # output files rendered in this build
     reused: int = 0  # output files linked unchanged from the previous build
     unchanged: bool = False  # nothing changed since the last build: Pelican did not run
+    quick: bool = False  # a live rebuild from the last build in memory (encounter_habit.live)
     messages: list[tuple[int, str]] = field(default_factory=list)  # (level, text) of warnings+
     valid_until: float | None = None  # when a future-dated post goes live (output then stale)
     files: list[str] = field(default_factory=list)  # every file of the site, relative to output
@@ -96,6 +98,8 @@ def build_site(
     *,
     strict: bool = False,
     incremental: bool = True,
+    keep: dict | None = None,
+    scans: dict | None = None,
 ) -> BuildReport:
     """Build into a staging folder, then replace OUTPUT_PATH with it in one rename.
 
@@ -103,12 +107,15 @@ def build_site(
     output stays in place. With ``incremental``, files whose inputs did not change since the last
     build are linked from it instead of made again (see encounter_habit.incremental), and when no
     input file changed at all, the build ends before it starts (see encounter_habit.inputs).
+
+    ``keep`` receives what a live rebuild needs of this build (see encounter_habit.live), and
+    ``scans`` may bring input scans already made (as :func:`inputs.unchanged` makes them).
     """
     from encounter_habit import inputs
 
     started_ns = time.time_ns()  # before any scan: see inputs.take
     stamp_file = inputs.stamp_path(settings_file, overrides) if incremental else None
-    scans: dict = {}
+    scans = {} if scans is None else scans
     if stamp_file:
         report = unchanged_build(stamp_file, strict, scans, started_ns)
         if report:
@@ -121,7 +128,13 @@ def build_site(
         settings_folder = str(Path(settings_file).resolve().parent)
         skip = [str(output), str(staging), os.path.realpath(settings["CACHE_PATH"])]
         scanned = inputs.take(roots, settings_folder, skip, started_ns, scans)
-    report = build_into(settings, output, staging, strict=strict, incremental=incremental)
+    report = build_into(
+        settings, output, staging, strict=strict, incremental=incremental, keep=keep
+    )
+    if keep is not None:
+        keep.update(settings=settings, output=output, staging=staging, started_ns=started_ns)
+        if stamp_file:
+            keep.update(roots=roots, settings_folder=settings_folder, skip=skip, stamp=stamp_file)
     if stamp_file:
         save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output)
     return report
@@ -188,7 +201,13 @@ def unchanged_build(
 
 
 def build_into(
-    settings: dict, output: Path, staging: Path, *, strict: bool, incremental: bool
+    settings: dict,
+    output: Path,
+    staging: Path,
+    *,
+    strict: bool,
+    incremental: bool,
+    keep: dict | None = None,
 ) -> BuildReport:
     """Run Pelican into ``staging``, then put what it made in place at ``output``."""
     from encounter_habit import incremental as memo_module
@@ -206,7 +225,7 @@ def build_into(
     memo_module.activate(memo)
     try:
         with fewer_collections():
-            report = run_pelican(settings, staging)
+            report = run_pelican(settings, staging, keep)
     except Exception as exc:  # a crash anywhere in Pelican or a plugin
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed(f"build failed, {output} left as it was: {exc}") from exc
@@ -228,6 +247,8 @@ def build_into(
         memo.save()
         report.made, report.reused = memo.made, memo.reused
         report.files = memo.produced
+    if keep is not None:
+        keep["memo"] = memo
     report.output = output
     return report
 
@@ -310,8 +331,8 @@ def forget_logged_warnings() -> None:
     LimitFilter._group_count.clear()
 
 
-def run_pelican(settings: dict, staging: Path) -> BuildReport:
-    """Run one Pelican build with the given settings; return counts."""
+def run_pelican(settings: dict, staging: Path, keep: dict | None = None) -> BuildReport:
+    """Run one Pelican build with the given settings; return counts (``keep``: see build_site)."""
     from pelican import Pelican
 
     pelican = Pelican(settings)
@@ -323,6 +344,8 @@ def run_pelican(settings: dict, staging: Path) -> BuildReport:
     def keep_context(generators):
         for generator in generators:
             context.update(generator.context)
+        if keep is not None:
+            keep.update(pelican=pelican, generators=list(generators), context=context)
 
     signals.all_generators_finalized.connect(keep_context)
     try:
@@ -350,12 +373,12 @@ def files_under(folder: Path) -> list[str]:
     return found
 
 
-def apply_changes(staging: Path, output: Path, memo) -> list[str]:
+def apply_changes(staging: Path, output: Path, memo, kept: Iterable[str] = ()) -> list[str]:
     """Move the files this build wrote into ``output`` and delete the ones gone stale.
 
     Only called once the build has succeeded. Each file is replaced with an atomic rename, so a
     reader sees either the old or the new file, never half of one. Returns every file the site now
-    has (the keyed files that were kept, and those written).
+    has (the keyed files that were kept, those written, and ``kept``).
     """
     written = files_under(staging)
     folders: set[str] = set()
@@ -366,7 +389,7 @@ def apply_changes(staging: Path, output: Path, memo) -> list[str]:
             os.makedirs(folder, exist_ok=True)
             folders.add(folder)
         os.replace(os.path.join(staging, relative), target)
-    produced = set(memo.keys) | set(written)
+    produced = set(memo.keys) | set(written) | set(kept)
     emptied: set[str] = set()
     for relative in set(memo.previous_produced) - produced:
         with contextlib.suppress(FileNotFoundError):  # already gone is what we want

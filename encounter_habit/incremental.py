@@ -122,6 +122,11 @@ class Memo:
         self.reading: set[str] | None = None  # bodies read by the page being rendered
         self._contents: dict[str, Any] = {}  # source path -> content object, this build
         self._body_hashes: dict[str, str] = {}
+        # The writer's calls, and which call made each page: a live rebuild repeats some of them
+        self.writer: Any = None
+        self.calls: list[tuple] = []
+        self.call_of: dict[str, int] = {}
+        self.unkeyed_calls: list[int] = []
 
     def reuse(self, relative: str, key: str) -> bool:
         """Link the previous build's file into staging when its key is unchanged; True if done."""
@@ -326,6 +331,7 @@ class NullMemo(Memo):
         self._previous_keys, self._fingerprints, self._values = {}, {}, {}
         self._previous_bodies, self.bodies, self._contents, self._body_hashes = {}, {}, {}, {}
         self.reading = None
+        self.writer, self.calls, self.call_of, self.unkeyed_calls = None, [], {}, []
         self.reused = 0
 
     def reuse(self, relative: str, key: str) -> bool:

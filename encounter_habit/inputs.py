@@ -40,13 +40,18 @@ Stats = dict[str, tuple[int, int, int]]  # file name -> (mtime_ns, size, inode)
 
 
 def scan(
-    root: str | os.PathLike, *, skip: tuple[str, ...] = (), recent_ns: int | None = None
+    root: str | os.PathLike,
+    *,
+    skip: tuple[str, ...] = (),
+    recent_ns: int | None = None,
+    table: Stats | None = None,
 ) -> tuple[str, list[str]]:
     """A digest of the path and stat (mtime, size, inode) of every file under ``root``.
 
-    Also returns the files modified at or after ``recent_ns`` (see :func:`take`). Only the digest
-    is kept: at 10,000 posts (200,000 comment files) a table of every file's stat made the stamp
-    10 MB and its check seconds long.
+    Also returns the files modified at or after ``recent_ns`` (see :func:`take`), and fills
+    ``table`` (absolute path -> stat) when given. Only the digest goes into stamps: at 10,000 posts
+    (200,000 comment files) a table of every file's stat made the stamp 10 MB and its check
+    seconds long.
     """
     lines: list[str] = []
     recent: list[str] = []
@@ -69,6 +74,8 @@ def scan(
             except FileNotFoundError:  # deleted while we looked
                 continue
             lines.append(f"{entry.name}\0{st.st_mtime_ns}\0{st.st_size}\0{st.st_ino}")
+            if table is not None:
+                table[entry.path] = (st.st_mtime_ns, st.st_size, st.st_ino)
             if recent_ns is not None and st.st_mtime_ns >= recent_ns:
                 recent.append(entry.path)
     text = "\n".join(lines).encode("utf-8", "surrogateescape")

@@ -777,6 +777,7 @@ class FeedsGenerator:
         if not self.plans and "feed_links" not in self.context:
             self.plan()  # all_generators_finalized did not reach us (should not happen)
         written = reused = 0
+        self.items.clear()  # a post's body may have changed since an earlier run (livereload)
         memo = incremental.active()
         jobs: list[tuple[FeedPlan, dict[str, str]]] = []
         for plan in self.plans:

@@ -86,6 +86,7 @@ class KeyedTemplate:
         key = page_key(self.template, localcontext)
         name = localcontext["output_file"]
         memo = incremental.active()
+        memo.call_of[name] = self.writer.call
         if key is not None and memo.reuse_page(name, key):
             self.writer.reused.add(os.path.join(self.writer.output_path, name))
             return ""
@@ -105,13 +106,20 @@ class IncrementalWriter(Writer):
     def __init__(self, output_path, settings=None):
         super().__init__(output_path, settings=settings)
         self.reused: set[str] = set()
+        self.call = -1  # index in memo.calls of the write_file call under way
+        incremental.active().writer = self
 
     # Writer.write_file's parameters after `context`, for callers that pass them by position.
     POSITIONAL = ("relative_urls", "paginated", "template_name", "override_output", "url")
 
     def write_file(self, name, template, context, *args, **kwargs):
         kwargs.update(zip(self.POSITIONAL, args, strict=False))
+        memo = incremental.active()
+        # Kept so that a live rebuild (encounter_habit.live) can make this write again
+        memo.calls.append((name, template, context, dict(kwargs)))
+        self.call = len(memo.calls) - 1
         if kwargs.get("override_output") or not name:  # an overriding page is always made afresh
+            memo.unkeyed_calls.append(self.call)
             return super().write_file(name, template, context, **kwargs)
         if not self._paginated(kwargs) and self._reuse_single_page(name, template, context, kwargs):
             return None
@@ -138,6 +146,7 @@ class IncrementalWriter(Writer):
         key = page_key(template, localcontext)
         if key is None or not incremental.active().reuse_page(name, key):
             return False
+        incremental.active().call_of[name] = self.call
         path = os.path.join(self.output_path, name)
         self._written_files.add(path)
         signals.content_written.send(path, context=localcontext)

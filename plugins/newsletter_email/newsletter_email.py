@@ -1151,6 +1151,7 @@ class NewsletterEmailGenerator(Generator):
     def generate_output(self, writer: Any) -> None:
         """Render and write every post's email, then every week's digest."""
         memo = incremental.active()
+        self.summaries.clear()  # a post's body may have changed since an earlier run
         made = reused = 0
         jobs: list[tuple[str, list[Any], Callable[[], Rendition]]] = [
             (article.slug, [article], partial(self.render_post, article))

@@ -62,9 +62,9 @@ def fork_output(pelican) -> None:
     pid = os.fork()
     if pid == 0:
         run_child(pelican, chosen, result_path)  # never returns
-    for generator in chosen:  # the parent skips what the child writes
+    for generator in chosen:  # the parent skips what the child writes (this time only)
         generator.generate_output = skip_output
-    _child = {"pid": pid, "result": result_path}
+    _child = {"pid": pid, "result": result_path, "generators": chosen}
     return None
 
 
@@ -118,6 +118,8 @@ def join_output(pelican) -> None:
     child, _child = _child, None
     if child is None:
         return
+    for generator in child["generators"]:
+        del generator.generate_output  # a later run on the same objects writes its own again
     _, status = os.waitpid(child["pid"], 0)
     try:
         with open(child["result"], "rb") as handle:

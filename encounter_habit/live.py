@@ -1,0 +1,271 @@
+"""Live rebuilds: a process that builds again and again keeps the last build in memory.
+
+``invoke livereload`` rebuilds after every save. A full Pelican run re-reads and re-renders the
+whole site; at 2,000 posts that is seconds even when only one post's text changed. Here the last
+build's posts, generators and writer calls stay alive between builds, so when the only change is
+the body of existing posts (their headers, so their metadata, untouched), a rebuild:
+
+1. re-reads just those posts and puts their new HTML into the existing post objects;
+2. repeats only the writer calls that made a page showing one of those bodies (the incremental
+   memo noted which bodies each page read while it rendered);
+3. runs the generators that write self-contained output (emails, feeds: ``parallel_output``),
+   which remake only the files whose keys changed;
+4. moves what it wrote into the output, as every incremental build does, and saves the memo and
+   the input stamp, so the next ``invoke build`` also finds the site up to date.
+
+Anything else (a new, deleted or renamed file, a header edit, comments, templates, settings,
+plugins, a future post going live) takes the ordinary build. So does any error in the quick path:
+it only writes into staging, and the output is only touched once it has succeeded. A test holds
+the result to the bytes of a clean build.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from encounter_habit import inputs
+from encounter_habit.build import (
+    BuildReport,
+    ErrorCollector,
+    apply_changes,
+    build_site,
+    fewer_collections,
+    forget_memoized_content,
+    save_stamp,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class LiveSite:
+    """Builds one site again and again in this process, as fast as the change allows."""
+
+    def __init__(self, settings_file: str | os.PathLike, overrides: dict | None = None) -> None:
+        self.settings_file = settings_file
+        self.overrides = overrides
+        self.last: dict | None = None
+        self.table: inputs.Stats = {}  # content file -> stat, as the last build read them
+
+    def build(self, *, strict: bool = False) -> BuildReport:
+        if self.last is not None and not strict:
+            try:
+                report = self.quick_build()
+            except Exception:  # anything unforeseen: the ordinary build is always right
+                logger.debug("live: quick rebuild gave up", exc_info=True)
+                report = None
+            if report is not None:
+                return report
+        return self.full_build(strict=strict)
+
+    # The ordinary build, keeping what a quick one needs ----------------------------------
+
+    def full_build(self, *, strict: bool = False) -> BuildReport:
+        self.last = None
+        keep: dict = {}
+        table: inputs.Stats = {}
+        content, skip = self._content_root()
+        scans: dict = {}
+        if content:  # the content's stats, taken before the build reads it (and reused by it)
+            scans[content, tuple(skip)] = inputs.scan(content, skip=tuple(skip), table=table)
+        report = build_site(
+            self.settings_file, self.overrides, strict=strict, keep=keep, scans=scans
+        )
+        if report.unchanged:
+            return report  # nothing was read: keep no state (the next save builds afresh)
+        memo = keep.get("memo")
+        if memo is None or "stamp" not in keep:
+            return report
+        if os.path.realpath(keep["settings"]["PATH"]) != content:
+            return report  # the settings moved the content: take the scan made by the build
+        self.table = table
+        self.last = {**keep, "report": report, "environment": inputs.environment()}
+        self.last["digests"] = {
+            root: inputs.scan(root, skip=tuple(keep["skip"]))[0]
+            for root in keep["roots"]
+            if root != content
+        }
+        self.last["modules"] = inputs.settings_modules(keep["settings_folder"])
+        folders, _ = inputs.folders_of(str(keep["output"]), report.files)
+        self.last["folders"] = (folders, inputs.folders_digest(folders))
+        return report
+
+    def _content_root(self) -> tuple[str | None, list[str]]:
+        if self.last is None:
+            stamp = inputs.Stamp.load(inputs.stamp_path(self.settings_file, self.overrides))
+            if stamp is None or not stamp.roots:
+                return None, []
+            return stamp.roots[0], stamp.skip
+        return os.path.realpath(self.last["settings"]["PATH"]), self.last["skip"]
+
+    # The quick build -------------------------------------------------------------------
+
+    def quick_build(self) -> BuildReport | None:
+        """Rebuild after body edits only; None when the change needs the ordinary build."""
+        last = self.last
+        started_ns = time.time_ns()
+        report: BuildReport = last["report"]
+        if report.valid_until is not None and time.time() >= report.valid_until:
+            return None
+        if inputs.environment() != last["environment"]:
+            return None
+        skip = tuple(last["skip"])
+        for root, digest in last["digests"].items():
+            if inputs.scan(root, skip=skip)[0] != digest:
+                return None
+        if inputs.settings_modules(last["settings_folder"]) != last["modules"]:
+            return None
+        folders, digest = last["folders"]
+        try:
+            if inputs.folders_digest(folders) != digest:
+                return None
+        except OSError:
+            return None
+        content = os.path.realpath(last["settings"]["PATH"])
+        table: inputs.Stats = {}
+        scanned = inputs.scan(
+            content, skip=skip, recent_ns=started_ns - inputs.RACY_NS, table=table
+        )
+        if table.keys() != self.table.keys():
+            return None  # a file added, deleted or renamed
+        changed = [path for path, stat in table.items() if stat != self.table[path]]
+        if not changed:
+            self.table = table
+            return BuildReport(
+                output=last["output"],
+                articles=report.articles,
+                pages=report.pages,
+                reused=len(report.files),
+                unchanged=True,
+            )
+        memo_before = last["memo"]
+        fresh = [self._reread(path) for path in changed]
+        if any(pair is None for pair in fresh):
+            return None
+        result = self._render(fresh, changed, started_ns, {(content, skip): scanned})
+        if result is None:
+            return None
+        self.table = table
+        last["report"] = result
+        last["memo"].calls = memo_before.calls
+        last["memo"].call_of = memo_before.call_of
+        last["memo"].unkeyed_calls = memo_before.unkeyed_calls
+        last["memo"].writer = memo_before.writer
+        folders, _ = inputs.folders_of(str(last["output"]), result.files)
+        last["folders"] = (folders, inputs.folders_digest(folders))
+        return result
+
+    def _reread(self, path: str):
+        """(post object, freshly read post) for a post whose header is unchanged, else None."""
+        from pelican.contents import Article
+        from pelican.generators import ArticlesGenerator
+
+        memo = self.last["memo"]
+        old = memo._contents.get(path)
+        if type(old) is not Article:
+            return None
+        generator = next(
+            (g for g in self.last["generators"] if isinstance(g, ArticlesGenerator)), None
+        )
+        if generator is None:
+            return None
+        relative = os.path.relpath(path, generator.path)
+        new = generator.readers.read_file(
+            base_path=generator.path,
+            path=relative,
+            content_class=Article,
+            context=generator.context,
+        )
+        if new is None or type(new) is not Article:
+            return None
+        same = (
+            new.metadata == old.metadata
+            and new.status == old.status
+            and new.url == old.url
+            and new.save_as == old.save_as
+        )
+        return (old, new) if same else None
+
+    def _render(self, fresh, changed, started_ns, scans) -> BuildReport | None:
+        from encounter_habit import incremental
+        from encounter_habit.incremental import Memo
+
+        last = self.last
+        before = last["memo"]
+        sources = {str(old.source_path) for old, _new in fresh}
+        dirty = {
+            page
+            for page, shown in before.bodies.items()
+            if sources.intersection(shown) and page in before.keys
+        }
+        calls = set(before.unkeyed_calls)
+        for page in dirty:
+            if page not in before.call_of:
+                return None  # a page rendered outside the writer: cannot be repeated alone
+            calls.add(before.call_of[page])
+        for old, new in fresh:
+            old._content = new._content
+        output, staging = Path(last["output"]), Path(last["staging"])
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        memo = Memo(output, staging, before.manifest_path, before.code)
+        if not memo.in_place:
+            return None
+        memo.site = before.site
+        memo.index_contents(last["context"])
+        collector = ErrorCollector()
+        logging.getLogger().addHandler(collector)
+        incremental.activate(memo)
+        try:
+            with fewer_collections():
+                writer = type(before.writer)(str(staging), settings=last["settings"])
+                for index in sorted(calls):
+                    name, template, context, kwargs = before.calls[index]
+                    writer.write_file(name, template, context, **kwargs)
+                for generator in last["generators"]:
+                    if getattr(generator, "parallel_output", False):
+                        generator.generate_output(writer)
+        except Exception:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            incremental.activate(None)
+            logging.getLogger().removeHandler(collector)
+            forget_memoized_content()
+        made = memo.made  # before the untouched pages join the keys
+        for page, key in memo._previous_keys.items():
+            memo.keys.setdefault(page, key)
+        for page, shown in memo._previous_bodies.items():
+            memo.bodies.setdefault(page, shown)
+        memo.produced = apply_changes(staging, output, memo, kept=memo.previous_produced)
+        memo.save()
+        result = BuildReport(
+            output=output,
+            errors=collector.lines,
+            messages=collector.messages,
+            made=made,
+            reused=len(memo.produced) - made,
+            valid_until=last["report"].valid_until,
+            files=memo.produced,
+            articles=last["report"].articles,
+            pages=last["report"].pages,
+            quick=True,
+        )
+        last["memo"] = memo
+        scanned = inputs.take(
+            last["roots"], last["settings_folder"], last["skip"], started_ns, scans
+        )
+        save_stamp(
+            last["stamp"],
+            result,
+            last["roots"],
+            last["settings_folder"],
+            last["skip"],
+            scanned,
+            output,
+        )
+        logger.info("live: remade %d file(s) for %d edited post(s)", made, len(changed))
+        return result
