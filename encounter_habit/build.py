@@ -140,16 +140,22 @@ def build_site(
     return report
 
 
-def save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output) -> None:
-    """Note what this build read and made, for the next build to find nothing changed."""
+def save_stamp(
+    stamp_file, report, roots, settings_folder, skip, scanned, output, folders=None
+) -> str | None:
+    """Note what this build read and made, for the next build to find nothing changed.
+
+    Returns the digest of the output's folders (None if it could not be taken: then no stamp).
+    """
     from encounter_habit import inputs
 
     stats, modules, hashes = scanned
-    output_folders, outputs = inputs.folders_of(str(output), report.files)
+    output_folders = folders or inputs.folders_of(str(output), report.files)[0]
+    outputs = len(report.files)
     try:
         output_digest = inputs.folders_digest(output_folders)
     except OSError:  # the output changed under us: no stamp, the next build runs
-        return
+        return None
     inputs.Stamp(
         roots=roots,
         settings_folder=settings_folder,
@@ -168,6 +174,7 @@ def save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output
         messages=report.messages,
         errors=report.errors,
     ).save(stamp_file)
+    return output_digest
 
 
 def unchanged_build(

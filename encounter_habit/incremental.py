@@ -127,6 +127,8 @@ class Memo:
         self.calls: list[tuple] = []
         self.call_of: dict[str, int] = {}
         self.unkeyed_calls: list[int] = []
+        # Set by a live rebuild: the only pages that may have changed (see encounter_habit.live)
+        self.dirty: set[str] | None = None
 
     def reuse(self, relative: str, key: str) -> bool:
         """Link the previous build's file into staging when its key is unchanged; True if done."""
@@ -188,6 +190,20 @@ class Memo:
     def with_bodies(self, key: str, sources: Iterable[str]) -> str:
         """A page's full key: its key without bodies, and the HTML of the posts it shows."""
         return digest(key, *(f"{s}={self.body_hash(s)}" for s in sorted(sources)))
+
+    def known_unchanged(self, relative: str) -> bool:
+        """In a live rebuild, which knows its few dirty pages: keep any other page, unkeyed."""
+        if self.dirty is None or relative in self.dirty:
+            return False
+        key = self._previous_keys.get(relative)
+        if key is None or relative not in self._previous_bodies:
+            return False
+        if not os.path.isfile(os.path.join(self.previous_output, relative)):
+            return False
+        self.keys[relative] = key
+        self.bodies[relative] = self._previous_bodies[relative]
+        self.reused += 1
+        return True
 
     def reuse_page(self, relative: str, key: str) -> bool:
         """:meth:`reuse` for a rendered page, whose key adds the bodies it showed last time."""
@@ -332,6 +348,7 @@ class NullMemo(Memo):
         self._previous_bodies, self.bodies, self._contents, self._body_hashes = {}, {}, {}, {}
         self.reading = None
         self.writer, self.calls, self.call_of, self.unkeyed_calls = None, [], {}, []
+        self.dirty = None
         self.reused = 0
 
     def reuse(self, relative: str, key: str) -> bool:

@@ -109,28 +109,28 @@ class LiveSite:
         started_ns = time.time_ns()
         report: BuildReport = last["report"]
         if report.valid_until is not None and time.time() >= report.valid_until:
-            return None
+            return self._ordinary("a future post went live")
         if inputs.environment() != last["environment"]:
-            return None
+            return self._ordinary("the environment changed")
         skip = tuple(last["skip"])
         for root, digest in last["digests"].items():
             if inputs.scan(root, skip=skip)[0] != digest:
-                return None
+                return self._ordinary("theme, plugins or code changed")
         if inputs.settings_modules(last["settings_folder"]) != last["modules"]:
-            return None
+            return self._ordinary("the settings changed")
         folders, digest = last["folders"]
         try:
             if inputs.folders_digest(folders) != digest:
-                return None
+                return self._ordinary("the output was changed by hand")
         except OSError:
-            return None
+            return self._ordinary("an output folder is gone")
         content = os.path.realpath(last["settings"]["PATH"])
         table: inputs.Stats = {}
         scanned = inputs.scan(
             content, skip=skip, recent_ns=started_ns - inputs.RACY_NS, table=table
         )
         if table.keys() != self.table.keys():
-            return None  # a file added, deleted or renamed
+            return self._ordinary("a file was added, deleted or renamed")
         changed = [path for path, stat in table.items() if stat != self.table[path]]
         if not changed:
             self.table = table
@@ -144,7 +144,7 @@ class LiveSite:
         memo_before = last["memo"]
         fresh = [self._reread(path) for path in changed]
         if any(pair is None for pair in fresh):
-            return None
+            return self._ordinary("a header or a non-post file changed")
         result = self._render(fresh, changed, started_ns, {(content, skip): scanned})
         if result is None:
             return None
@@ -154,9 +154,12 @@ class LiveSite:
         last["memo"].call_of = memo_before.call_of
         last["memo"].unkeyed_calls = memo_before.unkeyed_calls
         last["memo"].writer = memo_before.writer
-        folders, _ = inputs.folders_of(str(last["output"]), result.files)
-        last["folders"] = (folders, inputs.folders_digest(folders))
         return result
+
+    @staticmethod
+    def _ordinary(reason: str) -> None:
+        logger.debug("live: %s: an ordinary build", reason)
+        return None
 
     def _reread(self, path: str):
         """(post object, freshly read post) for a post whose header is unchanged, else None."""
@@ -203,8 +206,8 @@ class LiveSite:
         }
         calls = set(before.unkeyed_calls)
         for page in dirty:
-            if page not in before.call_of:
-                return None  # a page rendered outside the writer: cannot be repeated alone
+            if page not in before.call_of:  # rendered outside the writer: cannot be repeated
+                return self._ordinary(f"{page} cannot be made again alone")
             calls.add(before.call_of[page])
         for old, new in fresh:
             old._content = new._content
@@ -213,9 +216,10 @@ class LiveSite:
         staging.mkdir(parents=True)
         memo = Memo(output, staging, before.manifest_path, before.code)
         if not memo.in_place:
-            return None
+            return self._ordinary("the last build's memo is gone")
         memo.site = before.site
         memo.index_contents(last["context"])
+        memo.dirty = dirty
         collector = ErrorCollector()
         logging.getLogger().addHandler(collector)
         incremental.activate(memo)
@@ -258,7 +262,10 @@ class LiveSite:
         scanned = inputs.take(
             last["roots"], last["settings_folder"], last["skip"], started_ns, scans
         )
-        save_stamp(
+        folders = last["folders"][0]  # no file came or went: the same folders, new mtimes
+        if set(memo.produced) != set(memo.previous_produced):
+            folders, _ = inputs.folders_of(str(output), memo.produced)
+        digest = save_stamp(
             last["stamp"],
             result,
             last["roots"],
@@ -266,6 +273,8 @@ class LiveSite:
             last["skip"],
             scanned,
             output,
+            folders,
         )
+        last["folders"] = (folders, digest)
         logger.info("live: remade %d file(s) for %d edited post(s)", made, len(changed))
         return result

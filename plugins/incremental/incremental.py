@@ -83,10 +83,13 @@ class KeyedTemplate:
         return getattr(self.template, name)
 
     def render(self, localcontext: dict) -> str:
-        key = page_key(self.template, localcontext)
         name = localcontext["output_file"]
         memo = incremental.active()
         memo.call_of[name] = self.writer.call
+        if memo.known_unchanged(name):
+            self.writer.reused.add(os.path.join(self.writer.output_path, name))
+            return ""
+        key = page_key(self.template, localcontext)
         if key is not None and memo.reuse_page(name, key):
             self.writer.reused.add(os.path.join(self.writer.output_path, name))
             return ""
@@ -143,10 +146,12 @@ class IncrementalWriter(Writer):
             return False  # relative URLs depend on the page's depth: let Pelican do its work
         localcontext["output_file"] = name
         localcontext.update({k: v for k, v in kwargs.items() if k not in self.POSITIONAL})
-        key = page_key(template, localcontext)
-        if key is None or not incremental.active().reuse_page(name, key):
-            return False
-        incremental.active().call_of[name] = self.call
+        memo = incremental.active()
+        if not memo.known_unchanged(name):
+            key = page_key(template, localcontext)
+            if key is None or not memo.reuse_page(name, key):
+                return False
+        memo.call_of[name] = self.call
         path = os.path.join(self.output_path, name)
         self._written_files.add(path)
         signals.content_written.send(path, context=localcontext)
