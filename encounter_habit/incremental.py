@@ -127,8 +127,10 @@ class Memo:
         self.calls: list[tuple] = []
         self.call_of: dict[str, int] = {}
         self.unkeyed_calls: list[int] = []
-        # Set by a live rebuild: the only pages that may have changed (see encounter_habit.live)
+        # Set by a live rebuild: the only pages that may have changed, and the posts whose body
+        # changed (see encounter_habit.live)
         self.dirty: set[str] | None = None
+        self.changed: set[str] | None = None
 
     def reuse(self, relative: str, key: str) -> bool:
         """Link the previous build's file into staging when its key is unchanged; True if done."""
@@ -190,6 +192,23 @@ class Memo:
     def with_bodies(self, key: str, sources: Iterable[str]) -> str:
         """A page's full key: its key without bodies, and the HTML of the posts it shows."""
         return digest(key, *(f"{s}={self.body_hash(s)}" for s in sorted(sources)))
+
+    def untouched(self, names: list[str], sources: Iterable[Any]) -> bool:
+        """In a live rebuild: files made only from posts it did not change keep their last keys.
+
+        For plugins that key files by the posts they show (emails, feeds): asked before the key is
+        worked out, it spares working out thousands of keys when one post's body changed.
+        """
+        if self.changed is None:
+            return False
+        if any(str(getattr(s, "source_path", "")) in self.changed for s in sources):
+            return False
+        keys = [self._previous_keys.get(name) for name in names]
+        if None in keys:
+            return False
+        self.keys.update(zip(names, keys, strict=True))
+        self.reused += len(names)
+        return True
 
     def known_unchanged(self, relative: str) -> bool:
         """In a live rebuild, which knows its few dirty pages: keep any other page, unkeyed."""
@@ -348,7 +367,7 @@ class NullMemo(Memo):
         self._previous_bodies, self.bodies, self._contents, self._body_hashes = {}, {}, {}, {}
         self.reading = None
         self.writer, self.calls, self.call_of, self.unkeyed_calls = None, [], {}, []
-        self.dirty = None
+        self.dirty = self.changed = None
         self.reused = 0
 
     def reuse(self, relative: str, key: str) -> bool:

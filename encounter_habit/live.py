@@ -219,7 +219,7 @@ class LiveSite:
             return self._ordinary("the last build's memo is gone")
         memo.site = before.site
         memo.index_contents(last["context"])
-        memo.dirty = dirty
+        memo.dirty, memo.changed = dirty, sources
         collector = ErrorCollector()
         logging.getLogger().addHandler(collector)
         incremental.activate(memo)

@@ -1173,6 +1173,9 @@ class NewsletterEmailGenerator(Generator):
         for slug, sources, render in jobs:
             folder = self.config["path"].format(slug=slug).rstrip("/")
             names = [f"{folder}/{name}" for name in OUTPUT_FILES]
+            if memo.untouched(names, sources):  # a live rebuild that changed none of them
+                reused += 1
+                continue
             # Same code, settings, site metadata and sources (post files and their comments):
             # the previous build's files are still right.
             key = incremental.digest(
