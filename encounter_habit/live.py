@@ -225,7 +225,8 @@ class LiveSite:
         incremental.activate(memo)
         try:
             with fewer_collections():
-                writer = type(before.writer)(str(staging), settings=last["settings"])
+                writer = type(before.writer)(str(output), settings=last["settings"])
+                writer.redirect_to = str(staging)
                 for index in sorted(calls):
                     name, template, context, kwargs = before.calls[index]
                     writer.write_file(name, template, context, **kwargs)

@@ -110,6 +110,10 @@ class IncrementalWriter(Writer):
         super().__init__(output_path, settings=settings)
         self.reused: set[str] = set()
         self.call = -1  # index in memo.calls of the write_file call under way
+        # A live rebuild points the writer at the output itself, whose folders all exist (making
+        # hundreds of staging folders for pages it keeps took a third of its time), and sends the
+        # files it does write to staging, to be moved in once it has succeeded.
+        self.redirect_to: str | None = None
         incremental.active().writer = self
 
     # Writer.write_file's parameters after `context`, for callers that pass them by position.
@@ -159,6 +163,11 @@ class IncrementalWriter(Writer):
 
     def _open_w(self, filename, encoding, override=False):
         if filename not in self.reused:
+            if self.redirect_to:
+                filename = os.path.join(
+                    self.redirect_to, os.path.relpath(filename, self.output_path)
+                )
+                os.makedirs(os.path.dirname(filename), exist_ok=True)
             return super()._open_w(filename, encoding, override)
         # the previous build's file is already in place: keep Pelican's bookkeeping of
         # written files, but write nothing over it
