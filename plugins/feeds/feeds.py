@@ -781,6 +781,10 @@ class FeedsGenerator:
         memo = incremental.active()
         jobs: list[tuple[FeedPlan, dict[str, str]]] = []
         for plan in self.plans:
+            sources = [*plan.articles, *([plan.post] if plan.post is not None else [])]
+            if memo.untouched(list(plan.paths.values()), sources):  # a live rebuild elsewhere
+                reused += len(plan.paths)
+                continue
             key = self.plan_key(plan, memo)
             todo = {
                 fmt: path
