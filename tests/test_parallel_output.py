@@ -1,15 +1,51 @@
-"""Parallel output: emails and feeds written by a forked process, with the same bytes and errors."""
+"""Parallel output: emails and feeds written by a forked process, with the same bytes and errors.
+
+The build only forks when no other thread runs, and a test session keeps some (the served site,
+the browser); so the checks of the forked path run in a fresh interpreter of their own.
+"""
 
 from __future__ import annotations
 
-import logging
-import os
+import json
+import subprocess
+import sys
+import textwrap
 
-import pytest
-from newsletter_email.newsletter_email import NewsletterEmailGenerator
-
-from encounter_habit.build import BuildFailed
+from tests.conftest import ROOT
 from tests.test_incremental import differences
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, logging, os, sys
+    sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[1] + "/plugins")
+    from encounter_habit.build import BuildFailed, build_site, configure_logging
+    from newsletter_email.newsletter_email import NewsletterEmailGenerator
+    configure_logging()
+    mode, root = sys.argv[2], sys.argv[3]
+    original = NewsletterEmailGenerator.generate_output
+
+    def patched(self, writer):
+        with open(root + "/writer-pid", "w") as handle:
+            handle.write(str(os.getpid()))
+        if mode == "complain":
+            logging.getLogger("newsletter_email").error("newsletter: something to fix")
+        if mode == "crash":
+            raise ValueError("the email layout broke")
+        return original(self, writer)
+
+    NewsletterEmailGenerator.generate_output = patched
+    overrides = {"PATH": root + "/content", "OUTPUT_PATH": root + "/output",
+                 "CACHE_PATH": root + "/cache", "SITEURL": ""}
+    try:
+        report = build_site(sys.argv[1] + "/pelicanconf.py", overrides)
+        result = {"errors": report.errors}
+    except BuildFailed as exc:
+        result = {"failed": str(exc)}
+    result["pid"] = os.getpid()
+    result["writer"] = int(open(root + "/writer-pid").read())
+    print(json.dumps(result))
+    """
+)
 
 
 def small_site(site):
@@ -18,57 +54,49 @@ def small_site(site):
     site.write("comments/post-1/comment-001.md", "Author: Ann\nDate: 2009-09-22T10:00:00\n\nHi.\n")
 
 
+def build_apart(site, mode: str) -> tuple[dict, str]:
+    """Build the site in a fresh interpreter (no threads: it forks); its result and stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(ROOT), mode, str(site.root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
 def test_the_site_is_the_same_with_and_without_a_second_process(site, tmp_path):
     small_site(site)
+    build_apart(site, "plain")  # forked, into site.output
     site.build(
         OUTPUT_PATH=str(tmp_path / "one"), CACHE_PATH=str(tmp_path / "c1"), PARALLEL_OUTPUT=False
     )
-    report = site.build(OUTPUT_PATH=str(tmp_path / "two"), CACHE_PATH=str(tmp_path / "c2"))
-    assert report.errors == []
-    assert any((tmp_path / "two" / "email").rglob("*.eml"))
-    assert differences(tmp_path / "one", tmp_path / "two") == []
+    assert any((site.output / "email").rglob("*.eml"))
+    assert differences(tmp_path / "one", site.output) == []
 
 
-def test_the_emails_are_written_by_another_process(site, tmp_path, monkeypatch):
+def test_the_emails_are_written_by_another_process(site):
     small_site(site)
-    marker = tmp_path / "writer-pid"
-    original = NewsletterEmailGenerator.generate_output
-
-    def noting_pid(self, writer):
-        marker.write_text(str(os.getpid()))
-        return original(self, writer)
-
-    monkeypatch.setattr(NewsletterEmailGenerator, "generate_output", noting_pid)
-    site.build()
-    assert int(marker.read_text()) != os.getpid()
+    result, _ = build_apart(site, "plain")
+    assert result["errors"] == []
+    assert result["writer"] != result["pid"]
     assert any((site.output / "email").rglob("*.eml"))
 
 
-def test_errors_in_the_other_process_are_reported_once(site, monkeypatch, caplog):
+def test_errors_in_the_other_process_are_reported_once(site):
     small_site(site)
-    original = NewsletterEmailGenerator.generate_output
-
-    def complaining(self, writer):
-        logging.getLogger("newsletter_email").error("newsletter: something to fix")
-        return original(self, writer)
-
-    monkeypatch.setattr(NewsletterEmailGenerator, "generate_output", complaining)
-    with caplog.at_level(logging.WARNING):
-        report = site.build()
-    assert report.errors == ["newsletter: something to fix"]
-    assert [r.getMessage() for r in caplog.records].count("newsletter: something to fix") == 1
+    result, stderr = build_apart(site, "complain")
+    assert result["writer"] != result["pid"]
+    assert result["errors"] == ["newsletter: something to fix"]
+    assert stderr.count("newsletter: something to fix") == 1
 
 
-def test_a_crash_in_the_other_process_fails_the_build_and_keeps_the_old_site(site, monkeypatch):
+def test_a_crash_in_the_other_process_fails_the_build_and_keeps_the_old_site(site):
     small_site(site)
-    site.build()
+    build_apart(site, "plain")
     before = (site.output / "index.html").read_bytes()
     site.post("post-4", "Post 4", date="2009-09-25 09:00")
-
-    def crashing(self, writer):
-        raise ValueError("the email layout broke")
-
-    monkeypatch.setattr(NewsletterEmailGenerator, "generate_output", crashing)
-    with pytest.raises(BuildFailed, match="the email layout broke"):
-        site.build()
+    result, _ = build_apart(site, "crash")
+    assert result["writer"] != result["pid"]
+    assert "the email layout broke" in result["failed"]
     assert (site.output / "index.html").read_bytes() == before
