@@ -118,11 +118,26 @@ def new_post(c, title):
     print(f"wrote {path.relative_to(ROOT)}")
 
 
-@task(help={"sizes": "comma-separated post counts", "runs": "runs per measurement"})
-def bench(c, sizes="200,2000", runs=3):
+@task(
+    help={
+        "sizes": "comma-separated post counts",
+        "runs": "runs per measurement",
+        "large_runs": "runs per measurement from 5,000 posts up",
+    }
+)
+def bench(c, sizes="200,2000", runs=3, large_runs=1):
     """Benchmark full and incremental builds against plain Pelican; writes bench/RESULTS.md."""
     subprocess.run(
-        [sys.executable, str(ROOT / "bench/bench_build.py"), "--sizes", sizes, "--runs", str(runs)],
+        [
+            sys.executable,
+            str(ROOT / "bench/bench_build.py"),
+            "--sizes",
+            sizes,
+            "--runs",
+            str(runs),
+            "--large-runs",
+            str(large_runs),
+        ],
         check=True,
     )
 
