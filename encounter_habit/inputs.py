@@ -205,7 +205,8 @@ def unchanged(stamp: Stamp, scans: dict | None = None, started_ns: int | None = 
     skip = tuple(stamp.skip)
     recent_ns = None if started_ns is None else started_ns - RACY_NS
     for root in stamp.roots:
-        scans[root, skip] = scan(root, skip=skip, recent_ns=recent_ns)
+        if (root, skip) not in scans:  # a caller may have scanned it just before
+            scans[root, skip] = scan(root, skip=skip, recent_ns=recent_ns)
         if scans[root, skip][0] != stamp.inputs.get(root):
             return False
     if settings_modules(stamp.settings_folder) != stamp.settings_modules:

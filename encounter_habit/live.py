@@ -70,7 +70,10 @@ class LiveSite:
         content, skip = self._content_root()
         scans: dict = {}
         if content:  # the content's stats, taken before the build reads it (and reused by it)
-            scans[content, tuple(skip)] = inputs.scan(content, skip=tuple(skip), table=table)
+            recent_ns = time.time_ns() - inputs.RACY_NS  # see inputs.take
+            scans[content, tuple(skip)] = inputs.scan(
+                content, skip=tuple(skip), recent_ns=recent_ns, table=table
+            )
         report = build_site(
             self.settings_file, self.overrides, strict=strict, keep=keep, scans=scans
         )
