@@ -131,21 +131,19 @@ def build_site(
     report = build_into(
         settings, output, staging, strict=strict, incremental=incremental, keep=keep
     )
-    if keep is not None:
-        keep.update(settings=settings, output=output, staging=staging, started_ns=started_ns)
-        if stamp_file:
-            keep.update(roots=roots, settings_folder=settings_folder, skip=skip, stamp=stamp_file)
+    stamp = None
     if stamp_file:
-        save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output)
+        stamp = save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output)
+    if keep is not None:
+        keep.update(settings=settings, output=output, staging=staging)
+        keep.update(stamp=stamp, stamp_file=stamp_file)
     return report
 
 
-def save_stamp(
-    stamp_file, report, roots, settings_folder, skip, scanned, output, folders=None
-) -> str | None:
+def save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output, folders=None):
     """Note what this build read and made, for the next build to find nothing changed.
 
-    Returns the digest of the output's folders (None if it could not be taken: then no stamp).
+    Returns the stamp (None if the output's folders could not be read: then there is none).
     """
     from encounter_habit import inputs
 
@@ -156,7 +154,7 @@ def save_stamp(
         output_digest = inputs.folders_digest(output_folders)
     except OSError:  # the output changed under us: no stamp, the next build runs
         return None
-    inputs.Stamp(
+    stamp = inputs.Stamp(
         roots=roots,
         settings_folder=settings_folder,
         settings_modules=modules,
@@ -173,8 +171,9 @@ def save_stamp(
         pages=report.pages,
         messages=report.messages,
         errors=report.errors,
-    ).save(stamp_file)
-    return output_digest
+    )
+    stamp.save(stamp_file)
+    return stamp
 
 
 def unchanged_build(

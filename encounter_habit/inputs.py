@@ -197,27 +197,55 @@ def unchanged(stamp: Stamp, scans: dict | None = None, started_ns: int | None = 
     The folders it scans are kept in ``scans``, by (root, skip), for :func:`take` to reuse (with
     the files modified since ``started_ns`` less the racy window).
     """
+    return first_change(stamp, scans, started_ns) is None
+
+
+def first_change(
+    stamp: Stamp,
+    scans: dict | None = None,
+    started_ns: int | None = None,
+    apart: str | None = None,
+) -> str | None:
+    """What changed since the stamp, in a few words; None if nothing did.
+
+    The root ``apart`` (and its racy files) is left for the caller to compare file by file: a
+    live rebuild needs to know which content files changed, not only that some did.
+    """
     scans = {} if scans is None else scans
     if stamp.valid_until is not None and time.time() >= stamp.valid_until:
-        return False
+        return "a future post went live"
     if environment() != stamp.environment:
-        return False
+        return "the environment changed"
     skip = tuple(stamp.skip)
     recent_ns = None if started_ns is None else started_ns - RACY_NS
     for root in stamp.roots:
+        if root == apart:
+            continue
         if (root, skip) not in scans:  # a caller may have scanned it just before
             scans[root, skip] = scan(root, skip=skip, recent_ns=recent_ns)
         if scans[root, skip][0] != stamp.inputs.get(root):
-            return False
+            return f"{root} changed"
     if settings_modules(stamp.settings_folder) != stamp.settings_modules:
-        return False
-    for path, expected in stamp.hashes.items():
-        if _digest_file(path) != expected:
-            return False
+        return "the settings changed"
+    for path in changed_racy_files(stamp, apart, inside=False):
+        return f"{path} changed"
     try:
-        return folders_digest(stamp.output_folders) == stamp.output_digest
-    except OSError:  # a folder of the output is gone
-        return False
+        if folders_digest(stamp.output_folders) != stamp.output_digest:
+            return "the output was changed by hand"
+    except OSError:
+        return "an output folder is gone"
+    return None
+
+
+def changed_racy_files(stamp: Stamp, root: str | None, *, inside: bool) -> list[str]:
+    """The files hashed as racy whose bytes differ now: those inside ``root``, or outside it."""
+    prefix = None if root is None else root.rstrip(os.sep) + os.sep
+    return [
+        path
+        for path, expected in stamp.hashes.items()
+        if (prefix is not None and path.startswith(prefix)) == inside
+        and _digest_file(path) != expected
+    ]
 
 
 def folders_of(root: str, files: list[str]) -> tuple[list[str], int]:

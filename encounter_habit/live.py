@@ -79,21 +79,12 @@ class LiveSite:
         )
         if report.unchanged:
             return report  # nothing was read: keep no state (the next save builds afresh)
-        memo = keep.get("memo")
-        if memo is None or "stamp" not in keep:
+        if keep.get("memo") is None or keep.get("stamp") is None:
             return report
         if os.path.realpath(keep["settings"]["PATH"]) != content:
             return report  # the settings moved the content: take the scan made by the build
         self.table = table
-        self.last = {**keep, "report": report, "environment": inputs.environment()}
-        self.last["digests"] = {
-            root: inputs.scan(root, skip=tuple(keep["skip"]))[0]
-            for root in keep["roots"]
-            if root != content
-        }
-        self.last["modules"] = inputs.settings_modules(keep["settings_folder"])
-        folders, _ = inputs.folders_of(str(keep["output"]), report.files)
-        self.last["folders"] = (folders, inputs.folders_digest(folders))
+        self.last = {**keep, "report": report}
         return report
 
     def _content_root(self) -> tuple[str | None, list[str]]:
@@ -102,7 +93,7 @@ class LiveSite:
             if stamp is None or not stamp.roots:
                 return None, []
             return stamp.roots[0], stamp.skip
-        return os.path.realpath(self.last["settings"]["PATH"]), self.last["skip"]
+        return os.path.realpath(self.last["settings"]["PATH"]), self.last["stamp"].skip
 
     # The quick build -------------------------------------------------------------------
 
@@ -111,30 +102,23 @@ class LiveSite:
         last = self.last
         started_ns = time.time_ns()
         report: BuildReport = last["report"]
-        if report.valid_until is not None and time.time() >= report.valid_until:
-            return self._ordinary("a future post went live")
-        if inputs.environment() != last["environment"]:
-            return self._ordinary("the environment changed")
-        skip = tuple(last["skip"])
-        for root, digest in last["digests"].items():
-            if inputs.scan(root, skip=skip)[0] != digest:
-                return self._ordinary("theme, plugins or code changed")
-        if inputs.settings_modules(last["settings_folder"]) != last["modules"]:
-            return self._ordinary("the settings changed")
-        folders, digest = last["folders"]
-        try:
-            if inputs.folders_digest(folders) != digest:
-                return self._ordinary("the output was changed by hand")
-        except OSError:
-            return self._ordinary("an output folder is gone")
+        stamp: inputs.Stamp = last["stamp"]
         content = os.path.realpath(last["settings"]["PATH"])
+        # everything but the content, as an ordinary build would check it
+        reason = inputs.first_change(stamp, started_ns=started_ns, apart=content)
+        if reason:
+            return self._ordinary(reason)
+        skip = tuple(stamp.skip)
         table: inputs.Stats = {}
         scanned = inputs.scan(
             content, skip=skip, recent_ns=started_ns - inputs.RACY_NS, table=table
         )
         if table.keys() != self.table.keys():
             return self._ordinary("a file was added, deleted or renamed")
-        changed = [path for path, stat in table.items() if stat != self.table[path]]
+        changed = {path for path, stat in table.items() if stat != self.table[path]}
+        # saved in the same timestamp tick as the last scan: only their bytes tell
+        changed.update(inputs.changed_racy_files(stamp, content, inside=True))
+        changed = sorted(changed)
         if not changed:
             self.table = table
             return BuildReport(
@@ -144,7 +128,6 @@ class LiveSite:
                 reused=len(report.files),
                 unchanged=True,
             )
-        memo_before = last["memo"]
         fresh = [self._reread(path) for path in changed]
         if any(pair is None for pair in fresh):
             return self._ordinary("a header or a non-post file changed")
@@ -153,10 +136,6 @@ class LiveSite:
             return None
         self.table = table
         last["report"] = result
-        last["memo"].calls = memo_before.calls
-        last["memo"].call_of = memo_before.call_of
-        last["memo"].unkeyed_calls = memo_before.unkeyed_calls
-        last["memo"].writer = memo_before.writer
         return result
 
     @staticmethod
@@ -262,23 +241,26 @@ class LiveSite:
             pages=last["report"].pages,
             quick=True,
         )
+        # the writer calls stay those of the last full build: the objects they show are the same
+        memo.writer, memo.calls = before.writer, before.calls
+        memo.call_of, memo.unkeyed_calls = before.call_of, before.unkeyed_calls
         last["memo"] = memo
-        scanned = inputs.take(
-            last["roots"], last["settings_folder"], last["skip"], started_ns, scans
-        )
-        folders = last["folders"][0]  # no file came or went: the same folders, new mtimes
+        stamp: inputs.Stamp = last["stamp"]
+        scanned = inputs.take(stamp.roots, stamp.settings_folder, stamp.skip, started_ns, scans)
+        folders = stamp.output_folders  # no file came or went: the same folders, new mtimes
         if set(memo.produced) != set(memo.previous_produced):
-            folders, _ = inputs.folders_of(str(output), memo.produced)
-        digest = save_stamp(
-            last["stamp"],
+            folders = None
+        last["stamp"] = save_stamp(
+            last["stamp_file"],
             result,
-            last["roots"],
-            last["settings_folder"],
-            last["skip"],
+            stamp.roots,
+            stamp.settings_folder,
+            stamp.skip,
             scanned,
             output,
             folders,
         )
-        last["folders"] = (folders, digest)
+        if last["stamp"] is None:
+            self.last = None  # the output moved under us: the next save builds afresh
         logger.info("live: remade %d file(s) for %d edited post(s)", made, len(changed))
         return result
