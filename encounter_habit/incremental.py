@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parent
 MANIFEST = "manifest.json"
+ANY = -1  # in a reach: any post may be part of it
 # Settings that differ between two builds of the same site without changing a byte of it.
 VOLATILE_SETTINGS = {"OUTPUT_PATH", "CACHE_PATH", "INCREMENTAL"}
 
@@ -112,9 +113,10 @@ class Memo:
         # stay true as long as the manifest does)
         self.variables: dict[str, list[str] | None] = self.previous.get("variables", {})
         self._fingerprints: dict[int, str] = {}
-        # (id, depth) -> (the value itself, its fingerprint). Holding the value keeps its id from
-        # being reused by another object while this build runs, so the cache cannot mix them up.
-        self._values: dict[tuple[int, int], tuple[Any, str]] = {}
+        # (id, depth) -> (the value itself, its fingerprint, its reach). Holding the value keeps
+        # its id from being reused by another object while this build runs, so the cache cannot
+        # mix them up.
+        self._values: dict[tuple[int, int], tuple[Any, str, frozenset[int]]] = {}
         self._folders: set[str] = set()  # staging folders known to exist
         # output -> source paths of the posts whose HTML it showed, last build and this one
         self._previous_bodies: dict[str, list[str]] = self.previous.get("bodies", {})
@@ -131,6 +133,11 @@ class Memo:
         # changed (see encounter_habit.live)
         self.dirty: set[str] | None = None
         self.changed: set[str] | None = None
+        # page -> the reach (see reach_of) of each variable of its key: which posts' comments
+        # and status it depends on. Ids are only meaningful while the build's objects live, so
+        # this is kept in memory for live rebuilds, never saved.
+        self.reach: dict[str, tuple[frozenset[int], ...]] = {}
+        self._reaching: list[set[int]] = []
 
     def reuse(self, relative: str, key: str) -> bool:
         """Link the previous build's file into staging when its key is unchanged; True if done."""
@@ -298,14 +305,30 @@ class Memo:
             return repr(value)
         cached = self._values.get((id(value), depth))
         if cached is not None and cached[0] is value:
+            if self._reaching:
+                self._reaching[-1] |= cached[2]
             return cached[1]
-        result = self._fingerprint(value, depth)
+        self._reaching.append(set())
+        try:
+            result = self._fingerprint(value, depth)
+        finally:
+            reach = frozenset(self._reaching.pop())
         if len(result) > 64:
             # A list of 2,000 posts reaches thousands of pages: hash it once here, not in each
             # page's key (that re-hashed 140 MB per build at 2,000 posts).
             result = "#" + digest(result)
-        self._values[(id(value), depth)] = (value, result)
+        self._values[(id(value), depth)] = (value, result, reach)
+        if self._reaching:
+            self._reaching[-1] |= reach
         return result
+
+    def reach_of(self, value: Any) -> frozenset[int]:
+        """The posts (by id) whose fingerprint is part of a fingerprinted value's (ANY: unknown).
+
+        A live rebuild uses it to find the pages a post's comments reach (see ``reach``).
+        """
+        cached = self._values.get((id(value), 0))
+        return cached[2] if cached is not None and cached[0] is value else frozenset()
 
     def _fingerprint(self, value: Any, depth: int) -> str:
         from pelican.contents import Content
@@ -315,6 +338,7 @@ class Memo:
         if value is None or isinstance(value, str | int | float | bool):
             return repr(value)
         if isinstance(value, Content):  # metadata: site key; body: with_bodies
+            self._reaching[-1].add(id(value))
             return "C" + self.page_fingerprint(value)
         if isinstance(value, dt.date | dt.datetime):
             return value.isoformat()
@@ -342,6 +366,7 @@ class Memo:
         if isinstance(value, set | frozenset):
             return "{" + ",".join(sorted(self.fingerprint(v, depth + 1) for v in value)) + "}"
         if hasattr(value, "build_key"):
+            self._reaching[-1].add(ANY)  # what it is made of is its own business
             return str(value.build_key())
         if depth < 3 and hasattr(value, "__dict__"):
             fields = {
@@ -368,6 +393,7 @@ class NullMemo(Memo):
         self.reading = None
         self.writer, self.calls, self.call_of, self.unkeyed_calls = None, [], {}, []
         self.dirty = self.changed = None
+        self.reach, self._reaching = {}, []
         self.reused = 0
 
     def reuse(self, relative: str, key: str) -> bool:

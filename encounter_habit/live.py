@@ -40,6 +40,11 @@ from encounter_habit.build import (
 
 logger = logging.getLogger(__name__)
 
+# Plugins that read files of their own (not posts) into the posts: name -> a function given the
+# last build's generators and the changed files (absolute paths, some maybe deleted), which
+# updates the posts and returns those it changed, or None if an ordinary build is needed.
+refreshers: dict = {}
+
 
 class LiveSite:
     """Builds one site again and again in this process, as fast as the change allows."""
@@ -49,6 +54,7 @@ class LiveSite:
         self.overrides = overrides
         self.last: dict | None = None
         self.table: inputs.Stats = {}  # content file -> stat, as the last build read them
+        self.declined = ""  # why the last quick rebuild was not possible
 
     def build(self, *, strict: bool = False) -> BuildReport:
         if self.last is not None and not strict:
@@ -84,7 +90,7 @@ class LiveSite:
         if os.path.realpath(keep["settings"]["PATH"]) != content:
             return report  # the settings moved the content: take the scan made by the build
         self.table = table
-        self.last = {**keep, "report": report}
+        self.last = {**keep, "report": report, "stamp_id": _file_id(keep["stamp_file"])}
         return report
 
     def _content_root(self) -> tuple[str | None, list[str]]:
@@ -103,21 +109,27 @@ class LiveSite:
         started_ns = time.time_ns()
         report: BuildReport = last["report"]
         stamp: inputs.Stamp = last["stamp"]
+        if report.messages:
+            # Its warnings and errors are those of the whole site, which a quick rebuild would
+            # not say again: the ordinary build does (from its stamp, if nothing changed).
+            return self._ordinary("the last build had warnings or errors")
+        if _file_id(last["stamp_file"]) != last["stamp_id"]:
+            return self._ordinary("another process built the site since")
         content = os.path.realpath(last["settings"]["PATH"])
         # everything but the content, as an ordinary build would check it
-        reason = inputs.first_change(stamp, started_ns=started_ns, apart=content)
+        scans: dict = {}  # kept for the new stamp
+        reason = inputs.first_change(stamp, scans, started_ns=started_ns, apart=content)
         if reason:
             return self._ordinary(reason)
         skip = tuple(stamp.skip)
         table: inputs.Stats = {}
-        scanned = inputs.scan(
+        scans[content, skip] = inputs.scan(
             content, skip=skip, recent_ns=started_ns - inputs.RACY_NS, table=table
         )
-        if table.keys() != self.table.keys():
-            return self._ordinary("a file was added, deleted or renamed")
-        changed = {path for path, stat in table.items() if stat != self.table[path]}
+        changed = {path for path, stat in table.items() if stat != self.table.get(path, stat)}
         # saved in the same timestamp tick as the last scan: only their bytes tell
         changed.update(inputs.changed_racy_files(stamp, content, inside=True))
+        changed.update(table.keys() ^ self.table.keys())  # added, deleted, renamed
         changed = sorted(changed)
         if not changed:
             self.table = table
@@ -128,19 +140,39 @@ class LiveSite:
                 reused=len(report.files),
                 unchanged=True,
             )
-        fresh = [self._reread(path) for path in changed]
+        posts = [path for path in changed if path in table and self._is_post(path)]
+        fresh = [self._reread(path) for path in posts]
         if any(pair is None for pair in fresh):
-            return self._ordinary("a header or a non-post file changed")
-        result = self._render(fresh, changed, started_ns, {(content, skip): scanned})
+            return self._ordinary("a post's header changed")
+        others = sorted(set(changed) - set(posts))
+        refreshed: list = []
+        if others:
+            refreshed = self._refresh(others)
+            if refreshed is None:
+                return self._ordinary("a file other than a post's body or a comment changed")
+        result = self._render(fresh, changed, started_ns, scans, refreshed)
         if result is None:
             return None
         self.table = table
         last["report"] = result
         return result
 
-    @staticmethod
-    def _ordinary(reason: str) -> None:
+    def _ordinary(self, reason: str) -> None:
         logger.debug("live: %s: an ordinary build", reason)
+        self.declined = reason
+        return None
+
+    def _is_post(self, path: str) -> bool:
+        from pelican.contents import Article
+
+        return type(self.last["memo"]._contents.get(path)) is Article
+
+    def _refresh(self, paths: list[str]) -> list | None:
+        """Hand files other than posts to the plugin that reads them (see ``refreshers``)."""
+        for refresh in refreshers.values():
+            refreshed = refresh(self.last["generators"], paths)
+            if refreshed is not None:
+                return refreshed
         return None
 
     def _reread(self, path: str):
@@ -174,9 +206,9 @@ class LiveSite:
         )
         return (old, new) if same else None
 
-    def _render(self, fresh, changed, started_ns, scans) -> BuildReport | None:
+    def _render(self, fresh, changed, started_ns, scans, refreshed) -> BuildReport | None:
         from encounter_habit import incremental
-        from encounter_habit.incremental import Memo
+        from encounter_habit.incremental import ANY, Memo
 
         last = self.last
         before = last["memo"]
@@ -186,7 +218,18 @@ class LiveSite:
             for page, shown in before.bodies.items()
             if sources.intersection(shown) and page in before.keys
         }
+        # Pages whose key took in a post whose comments were read again (it lists the post, or
+        # shows its thread or its comment count)
+        targets = {id(post) for post in refreshed} | {ANY}
+        dirty.update(
+            page
+            for page, reaches in before.reach.items()
+            if page in before.keys and any(not targets.isdisjoint(r) for r in reaches)
+        )
+        sources.update(str(post.source_path) for post in refreshed)
         calls = set(before.unkeyed_calls)
+        # a page without a key (its template's variables unknown) is made by every build
+        calls.update(index for page, index in before.call_of.items() if page not in before.keys)
         for page in dirty:
             if page not in before.call_of:  # rendered outside the writer: cannot be repeated
                 return self._ordinary(f"{page} cannot be made again alone")
@@ -227,6 +270,8 @@ class LiveSite:
             memo.keys.setdefault(page, key)
         for page, shown in memo._previous_bodies.items():
             memo.bodies.setdefault(page, shown)
+        for page, reaches in before.reach.items():
+            memo.reach.setdefault(page, reaches)
         memo.produced = apply_changes(staging, output, memo, kept=memo.previous_produced)
         memo.save()
         result = BuildReport(
@@ -262,5 +307,16 @@ class LiveSite:
         )
         if last["stamp"] is None:
             self.last = None  # the output moved under us: the next save builds afresh
-        logger.info("live: remade %d file(s) for %d edited post(s)", made, len(changed))
+        else:
+            last["stamp_id"] = _file_id(last["stamp_file"])
+        logger.info("live: remade %d file(s) for %d changed source(s)", made, len(changed))
         return result
+
+
+def _file_id(path) -> tuple[int, int, int] | None:
+    """Identifies one version of a file: stamps are replaced, never written in place."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -29,6 +29,8 @@ import nh3
 from markupsafe import escape
 from pelican import signals
 
+from encounter_habit import live
+
 logger = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {
@@ -290,43 +292,62 @@ def load_comments(root: Path, cache_file: Path | None = None) -> dict[str, list[
     read again. A cached comment's problems are logged again on every build.
     """
     cache = _load_cache(cache_file)
-    fresh: dict[str, tuple[tuple[int, int], tuple, list[str]]] = {}
-    renderer = None
-    changed = False
+    reader = FolderReader(cache)
     found: dict[str, list[Comment]] = {}
     for folder, _dirs, files in os.walk(root):
-        names = sorted(name for name in files if name.endswith(".md"))
-        if not names:
-            continue
         slug = os.path.relpath(folder, root).replace(os.sep, "/")
-        comments = found.setdefault(slug, [])
-        for name in names:
+        comments = reader.read(folder, slug, files)
+        if comments:
+            found[slug] = comments
+    if reader.changed or len(reader.fresh) != len(cache):
+        _save_cache(cache_file, reader.fresh)
+    return found
+
+
+def load_thread(root: Path, slug: str) -> list[Comment]:
+    """The comments of one post, read afresh (a live rebuild after a comment file changed)."""
+    folder = root / slug
+    try:
+        files = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        files = []
+    return FolderReader({}).read(str(folder), slug, files)
+
+
+class FolderReader:
+    """Reads the comment files of one folder after another, through the parsed-comment cache."""
+
+    def __init__(self, cache: dict) -> None:
+        self.cache = cache
+        self.fresh: dict[str, tuple[tuple[int, int], tuple, list[str]]] = {}
+        self.renderer: BodyRenderer | None = None
+        self.changed = False
+
+    def read(self, folder: str, slug: str, files: list[str]) -> list[Comment]:
+        comments: list[Comment] = []
+        for name in sorted(name for name in files if name.endswith(".md")):
             path = os.path.join(folder, name)
             shown = f"{slug}/{name}"
             try:
                 stat = os.stat(path)
                 stamp = (stat.st_mtime_ns, stat.st_size)
-                entry = cache.get(shown)
+                entry = self.cache.get(shown)
                 if entry is None or entry[0] != stamp:
                     with open(path, "rb", buffering=0) as handle:  # unbuffered: one read
                         data = handle.read()
-                    renderer = renderer or BodyRenderer()
+                    self.renderer = self.renderer or BodyRenderer()
                     stem = name[:-3] if name != ".md" else name  # Path(name).stem
-                    entry = (stamp, *parse_comment(decode(data), stem, shown, renderer))
-                    changed = True
+                    entry = (stamp, *parse_comment(decode(data), stem, shown, self.renderer))
+                    self.changed = True
             except (OSError, UnicodeDecodeError) as exc:
                 logger.error("comments: %s: cannot read the file (%s); skipped", shown, exc)
                 continue
             for problem in entry[2]:
                 logger.error("%s", problem)
-            fresh[shown] = entry
+            self.fresh[shown] = entry
             # Made anew from plain fields each build, so threads and marks never carry over.
             comments.append(Comment(*entry[1]))
-        if not comments:
-            del found[slug]
-    if changed or len(fresh) != len(cache):
-        _save_cache(cache_file, fresh)
-    return found
+        return comments
 
 
 def _load_cache(cache_file: Path | None) -> dict:
@@ -466,29 +487,13 @@ def attach_comments(generator: Any) -> None:
         else None
     )
     by_slug = load_comments(root, cache_file) if root.is_dir() else {}
-    threads: dict[str, tuple[list[Comment], list[Comment]]] = {}
-    fingerprints: dict[str, str] = {}
-    articles = [
-        *generator.articles,
-        *generator.translations,
-        *getattr(generator, "drafts", []),
-        *getattr(generator, "drafts_translations", []),
-    ]
-    for article in articles:
+    threads: dict[str, tuple[list[Comment], list[Comment], str]] = {}
+    for article in all_articles(generator):
         slug = article.slug
         if slug not in threads:
-            threads[slug] = build_thread(by_slug.get(slug, []))
-            fingerprints[slug] = fingerprint_of(by_slug.get(slug, []))
-        thread, pingbacks = threads[slug]
-        author = normalise_name(getattr(getattr(article, "author", None), "name", ""))
-        mark_author_replies(thread, author)
-        article.comments = thread
-        article.pingbacks = pingbacks
-        article.comment_count = count_comments(thread)
-        article.comments_fingerprint = fingerprints[slug]
-        # Marked with this article's author when shown (translations share one thread).
-        article.comments_html = LazyHTML(lambda t=thread, a=author: thread_html(t, a))
-        article.pingbacks_html = LazyHTML(lambda p=pingbacks: pingbacks_html(p))
+            comments = by_slug.get(slug, [])
+            threads[slug] = (*build_thread(comments), fingerprint_of(comments))
+        attach_thread(article, *threads[slug])
     for slug in sorted(set(by_slug) - set(threads)):
         logger.warning(
             "comments: %s/%s/ has %d comment file(s) but no post with slug %r; rename the folder "
@@ -500,7 +505,72 @@ def attach_comments(generator: Any) -> None:
         )
 
 
+def all_articles(generator: Any) -> list[Any]:
+    """Every post of the articles generator, translations and drafts too."""
+    return [
+        *generator.articles,
+        *generator.translations,
+        *getattr(generator, "drafts", []),
+        *getattr(generator, "drafts_translations", []),
+    ]
+
+
+def attach_thread(
+    article: Any, thread: list[Comment], pingbacks: list[Comment], fingerprint: str
+) -> None:
+    """Give one post its thread (translations share one, marked with each one's author)."""
+    author = normalise_name(getattr(getattr(article, "author", None), "name", ""))
+    mark_author_replies(thread, author)
+    article.comments = thread
+    article.pingbacks = pingbacks
+    article.comment_count = count_comments(thread)
+    article.comments_fingerprint = fingerprint
+    article.comments_html = LazyHTML(lambda t=thread, a=author: thread_html(t, a))
+    article.pingbacks_html = LazyHTML(lambda p=pingbacks: pingbacks_html(p))
+
+
+def refresh_comments(generators: list[Any], paths: list[str]) -> list[Any] | None:
+    """For a live rebuild (encounter_habit.live): read again the threads these files belong to.
+
+    Returns the posts whose thread was read again, for the rebuild to remake the pages that show
+    them. None when that is not enough and an ordinary build is needed: a file that is not a
+    comment, a thread of no post, or a post gaining its first comment or pingback or losing its
+    last (other plugins decide on that once per build: the comment feed, the "Mentioned on" list).
+    """
+    from pelican.generators import ArticlesGenerator
+
+    generator = next((g for g in generators if isinstance(g, ArticlesGenerator)), None)
+    if generator is None:
+        return None
+    root = os.path.realpath(Path(generator.path) / comment_settings(generator.settings)["path"])
+    slugs = set()
+    for path in paths:
+        relative = os.path.relpath(path, root)
+        folder = os.path.dirname(relative)
+        if not path.endswith(".md") or not folder or relative.startswith(os.pardir + os.sep):
+            return None
+        slugs.add(folder.replace(os.sep, "/"))
+    posts: dict[str, list[Any]] = {}
+    for article in all_articles(generator):
+        posts.setdefault(article.slug, []).append(article)
+    threads = {}
+    for slug in slugs:
+        if slug not in posts:
+            return None
+        comments = load_thread(Path(root), slug)
+        thread, pingbacks = build_thread(comments)
+        for article in posts[slug]:
+            if bool(thread) != bool(article.comments) or bool(pingbacks) != bool(article.pingbacks):
+                return None
+        threads[slug] = (thread, pingbacks, fingerprint_of(comments))
+    for slug, thread in threads.items():
+        for article in posts[slug]:
+            attach_thread(article, *thread)
+    return [article for slug in threads for article in posts[slug]]
+
+
 def register() -> None:
     """Connect the plugin's handlers to Pelican's signals."""
     signals.initialized.connect(check_settings)
     signals.article_generator_finalized.connect(attach_comments)
+    live.refreshers["comments"] = refresh_comments

@@ -63,13 +63,20 @@ def page_key(template, localcontext: dict) -> str | None:
     if variables is None:
         return None
     memo = incremental.active()
-    return incremental.digest(
+    names = sorted(variables)
+    values = [localcontext.get(v) for v in names]
+    key = incremental.digest(
         memo.code,
         memo.site,
         template.name,
         localcontext["output_file"],
-        *(f"{v}={memo.fingerprint(localcontext.get(v))}" for v in sorted(variables)),
+        *(f"{v}={memo.fingerprint(value)}" for v, value in zip(names, values, strict=True)),
     )
+    if memo.writer is not None:  # kept for live rebuilds (see Memo.reach)
+        memo.reach[localcontext["output_file"]] = tuple(
+            reach for reach in map(memo.reach_of, values) if reach
+        )
+    return key
 
 
 class KeyedTemplate:
