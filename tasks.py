@@ -18,17 +18,22 @@ HOST = os.environ.get("ENCOUNTER_HOST", "127.0.0.1")
 PORT = int(os.environ.get("ENCOUNTER_PORT", "8000"))
 
 
-def _build(settings_file: Path = SETTINGS, *, strict: bool = False, live=None):
+def _build(settings_file: Path = SETTINGS, *, strict: bool = False, live=None, warm=True):
     """Build once and print the outcome; exit non-zero when the build failed.
 
-    ``live``, an encounter_habit.live.LiveSite, builds from the last build kept in memory.
+    ``live``, an encounter_habit.live.LiveSite, builds from the last build kept in memory;
+    otherwise the last build's warm process is asked first (see encounter_habit.warm).
     """
-    from encounter_habit.build import BuildFailed, build_site, configure_logging
+    from encounter_habit import warm as warm_builds
+    from encounter_habit.build import BuildFailed, configure_logging
 
     configure_logging()
     os.chdir(ROOT)
     try:
-        report = live.build() if live else build_site(settings_file, strict=strict)
+        if live:
+            report = live.build()
+        else:
+            report = warm_builds.build(settings_file, strict=strict, warm=warm)
     except BuildFailed as exc:
         if live:  # a broken save must not end the live session: the next save may fix it
             print(f"error: {exc}", file=sys.stderr)
@@ -46,10 +51,15 @@ def _build(settings_file: Path = SETTINGS, *, strict: bool = False, live=None):
     return report
 
 
-@task(help={"settings": "settings file (default pelicanconf.py)"})
-def build(c, settings=str(SETTINGS)):
+@task(
+    help={
+        "settings": "settings file (default pelicanconf.py)",
+        "cold": "build in this process only, and leave no warm process for the next build",
+    }
+)
+def build(c, settings=str(SETTINGS), cold=False):
     """Build the site into output/ (content errors are reported; the rest still builds)."""
-    _build(Path(settings).resolve())
+    _build(Path(settings).resolve(), warm=not cold)
 
 
 @task
@@ -100,7 +110,11 @@ def publish(c, settings=str(PUBLISH_SETTINGS)):
 
 @task
 def clean(c):
-    """Remove the generated site (output/ and its staging folders)."""
+    """Remove the generated site (output/ and its staging folders), and end its warm process."""
+    from encounter_habit import warm
+
+    os.chdir(ROOT)
+    warm.stop(SETTINGS)
     for folder in [ROOT / "output", *ROOT.glob(".output.*")]:
         shutil.rmtree(folder, ignore_errors=True)
 

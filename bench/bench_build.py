@@ -38,13 +38,17 @@ MEASURE = textwrap.dedent(
                       "stderr": code.stderr.decode(errors="replace")[-2000:]}))
     """
 )
+# What `invoke build` does: ask the last build's warm process first (encounter_habit.warm), else
+# build in this process; with "cold", as `invoke build --cold`: this process only, none left.
 OURS = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    from encounter_habit.build import build_site, configure_logging
+    from encounter_habit import warm
+    from encounter_habit.build import configure_logging
     configure_logging()
-    build_site({conf!r}, {{"PATH": sys.argv[1], "OUTPUT_PATH": sys.argv[2], "CACHE_PATH": sys.argv[3]}})
+    overrides = {{"PATH": sys.argv[1], "OUTPUT_PATH": sys.argv[2], "CACHE_PATH": sys.argv[3]}}
+    warm.build({conf!r}, overrides, warm=sys.argv[4] == "warm")
     """
 )
 # What `invoke livereload` does: one process, a build after each save, the last build kept in
@@ -52,7 +56,7 @@ OURS = textwrap.dedent(
 # timed; the saves after it are.
 LIVERELOAD = textwrap.dedent(
     """
-    import json, statistics, sys, time
+    import json, os, statistics, sys, time
     sys.path.insert(0, {root!r})
     from encounter_habit.build import configure_logging
     from encounter_habit.live import LiveSite
@@ -61,16 +65,30 @@ LIVERELOAD = textwrap.dedent(
     site = LiveSite({conf!r}, {{"PATH": content, "OUTPUT_PATH": output, "CACHE_PATH": cache}})
     site.build()
     post = content + "/posts/post-00003.md"
-    times, quick = [], []
-    for n in range(runs + 1):
+    thread = content + "/comments/post-00004"
+    os.makedirs(thread, exist_ok=True)
+
+    def edit(n):
         with open(post, "a", encoding="utf-8") as handle:
             handle.write(f"\\nA livereload edit, number {{n}}.\\n")
-        start = time.perf_counter()
-        report = site.build()
-        if n:
-            times.append(time.perf_counter() - start)
-            quick.append(report.quick)
-    print(json.dumps({{"seconds": statistics.median(times), "quick": all(quick)}}))
+
+    def comment(n):
+        with open(f"{{thread}}/live-{{n:04d}}.md", "w", encoding="utf-8") as handle:
+            handle.write(f"Author: Live Reader\\nDate: 2030-01-01T00:{{n % 60:02d}}:00\\n"
+                         f"Type: comment\\n\\nA live comment, number {{n}}.\\n")
+
+    result = {{}}
+    for name, change in (("edit", edit), ("comment", comment)):
+        times, quick = [], []
+        for n in range(runs + 1):
+            change(n)
+            start = time.perf_counter()
+            report = site.build()
+            if n:  # the first one may be the ordinary build that fills the memory
+                times.append(time.perf_counter() - start)
+                quick.append(report.quick)
+        result[name] = {{"seconds": statistics.median(times), "quick": all(quick)}}
+    print(json.dumps(result))
     """
 )
 PLAIN_CONF = textwrap.dedent(
@@ -116,9 +134,28 @@ def median_of(runs: int, command: list[str], before=None) -> dict:
     }
 
 
-def ours_command(content: Path, output: Path, cache: Path) -> list[str]:
+def ours_command(content: Path, output: Path, cache: Path, how: str) -> list[str]:
     script = OURS.format(root=str(ROOT), conf=str(ROOT / "pelicanconf.py"))
-    return [PYTHON, "-c", script, str(content), str(output), str(cache)]
+    return [PYTHON, "-c", script, str(content), str(output), str(cache), how]
+
+
+def warm_process(content: Path, output: Path, cache: Path, stop: bool = False) -> int | None:
+    """The resident memory (MB) of the warm process of these builds; ended with ``stop``."""
+    sys.path.insert(0, str(ROOT))
+    from encounter_habit import warm
+
+    overrides = {"PATH": str(content), "OUTPUT_PATH": str(output), "CACHE_PATH": str(cache)}
+    path = warm.socket_path(ROOT / "pelicanconf.py", overrides)
+    if stop:
+        warm.stop(ROOT / "pelicanconf.py", overrides)
+        return None
+    try:
+        pid = int(warm.pid_file(path).read_text())
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (OSError, ValueError, AttributeError):
+        return None
+    rss = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")), 0)
+    return int(rss) // 1024
 
 
 def hugo_site(content: Path, work: Path) -> Path | None:
@@ -152,11 +189,13 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
     rows = []
 
     def clean():
+        warm_process(content, output, cache, stop=True)
         shutil.rmtree(output, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
 
-    ours = ours_command(content, output, cache)
-    rows.append(("our site, clean full build", median_of(runs, ours, before=clean)))
+    cold = ours_command(content, output, cache, "cold")
+    ours = ours_command(content, output, cache, "warm")
+    rows.append(("our site, clean full build", median_of(runs, cold, before=clean)))
 
     plain_conf = target / "plainconf.py"
     plain_conf.write_text(PLAIN_CONF)
@@ -184,7 +223,8 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
         hugo = ["hugo", "--quiet", "-s", str(site), "-d", str(target / "hugo-output")]
         rows.append(("Hugo, minimal layout", median_of(runs, hugo)))
 
-    measure(ours)  # a build to start the incremental runs from
+    clean()
+    measure(ours)  # the build to start the incremental runs from: it leaves a warm process
     post = content / "posts" / "post-00001.md"
     comments = content / "comments" / "post-00002"
     counter = iter(range(10_000))
@@ -203,9 +243,18 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
             encoding="utf-8",
         )
 
+    # repeated `invoke build`s: answered by the warm process (peak memory: the asking process)
     rows.append(("our site, after editing one post", median_of(runs, ours, before=edit_post)))
     rows.append(("our site, after adding one comment", median_of(runs, ours, before=add_comment)))
     rows.append(("our site, nothing changed", median_of(runs, ours)))
+    resident = warm_process(content, output, cache)
+    rows.append(
+        (
+            "our site, the warm process those builds asked (resident memory)",
+            {"seconds": float("nan"), "peak_mb": float("nan") if resident is None else resident},
+        )
+    )
+    warm_process(content, output, cache, stop=True)
     live = subprocess.run(
         [
             PYTHON,
@@ -221,14 +270,14 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
         check=True,
     )
     measured = json.loads(live.stdout.strip().splitlines()[-1])
-    seconds = measured["seconds"]
-    how = "from memory" if measured["quick"] else "ordinary builds"
-    rows.append(
-        (
-            f"our site, livereload rebuild after editing one post ({how})",
-            {"seconds": seconds, "peak_mb": float("nan")},
+    for name, what in (("edit", "editing one post"), ("comment", "adding one comment")):
+        how = "from memory" if measured[name]["quick"] else "ordinary builds"
+        rows.append(
+            (
+                f"our site, livereload rebuild after {what} ({how})",
+                {"seconds": measured[name]["seconds"], "peak_mb": float("nan")},
+            )
         )
-    )
     return rows
 
 
@@ -263,7 +312,9 @@ def main() -> None:
         for label, result in bench_size(count, runs, args.work):
             peak = result["peak_mb"]
             shown = "n/a" if peak != peak else f"{peak:.0f}"  # NaN: not measured (in-process run)
-            lines.append(f"| {count} | {label} | {result['seconds']:.2f} | {shown} |")
+            seconds = result["seconds"]
+            timed = "n/a" if seconds != seconds else f"{seconds:.2f}"
+            lines.append(f"| {count} | {label} | {timed} | {shown} |")
             print(lines[-1], flush=True)
     table = "\n".join(lines)
     report = (

@@ -127,6 +127,16 @@ def build_site(
         roots = inputs.roots_of(settings)
         settings_folder = str(Path(settings_file).resolve().parent)
         skip = [str(output), str(staging), os.path.realpath(settings["CACHE_PATH"])]
+        content = (os.path.realpath(settings["PATH"]), tuple(skip))
+        if keep is not None and content not in scans:
+            # a live rebuild compares the content file by file: keep each file's stat
+            keep["table"] = {}
+            scans[content] = inputs.scan(
+                content[0],
+                skip=content[1],
+                recent_ns=started_ns - inputs.RACY_NS,
+                table=keep["table"],
+            )
         scanned = inputs.take(roots, settings_folder, skip, started_ns, scans)
     report = build_into(
         settings, output, staging, strict=strict, incremental=incremental, keep=keep

@@ -35,6 +35,8 @@ RACY_NS = 2_000_000_000
 SKIPPED_FOLDERS = {"__pycache__", ".git", ".pytest_cache", ".ruff_cache"}
 # Environment variables a settings file may read (publishconf.py reads ENCOUNTER_SITEURL ...).
 ENV_PREFIXES = ("ENCOUNTER_", "PELICAN_")
+# ... except those that change how the build runs, not what it makes
+NOT_INPUTS = {"ENCOUNTER_WARM_MINUTES"}
 
 Stats = dict[str, tuple[int, int, int]]  # file name -> (mtime_ns, size, inode)
 
@@ -99,7 +101,9 @@ def stamp_path(settings_file: str | os.PathLike, overrides: dict | None) -> Path
 
 def environment() -> dict[str, str]:
     """The variables settings files may read, and what identifies the installed packages."""
-    seen = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
+    seen = {
+        k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES) and k not in NOT_INPUTS
+    }
     packages = sysconfig.get_paths()["purelib"]
     try:  # installing or upgrading any package changes this folder
         seen["\0packages"] = str(os.stat(packages).st_mtime_ns)

@@ -88,7 +88,9 @@ class LiveSite:
         if keep.get("memo") is None or keep.get("stamp") is None:
             return report
         if os.path.realpath(keep["settings"]["PATH"]) != content:
-            return report  # the settings moved the content: take the scan made by the build
+            if "table" not in keep:
+                return report
+            table = keep["table"]  # no stamp told where the content was: the build scanned it
         self.table = table
         self.last = {**keep, "report": report, "stamp_id": _file_id(keep["stamp_file"])}
         return report
