@@ -36,6 +36,7 @@ THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
 PLUGINS = [
     "content_checks",
+    "parallel_reading",  # half the posts converted by a forked child; relies on no other plugin
     "frozen_urls",  # before incremental: its site key reads every URL
     "incremental",
     "parallel_output",  # after incremental: its child asks for the incremental writer
