@@ -21,6 +21,7 @@ the result to the bytes of a clean build.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -71,6 +72,7 @@ class LiveSite:
 
     def full_build(self, *, strict: bool = False) -> BuildReport:
         self.last = None
+        gc.unfreeze()  # the last build's objects may go now (see below)
         keep: dict = {}
         table: inputs.Stats = {}
         content, skip = self._content_root()
@@ -93,6 +95,10 @@ class LiveSite:
             table = keep["table"]  # no stamp told where the content was: the build scanned it
         self.table = table
         self.last = {**keep, "report": report, "stamp_id": _file_id(keep["stamp_file"])}
+        # Hundreds of thousands of objects now live as long as this build is kept: out of the
+        # collector's sight, a quick rebuild no longer pays for a walk over all of them (a full
+        # collection took up to half a second at 2,000 posts).
+        gc.freeze()
         return report
 
     def _content_root(self) -> tuple[str | None, list[str]]:

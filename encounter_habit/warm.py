@@ -21,6 +21,7 @@ turns warm builds off; so does ``invoke build --cold``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -220,6 +221,9 @@ def keep_warm(site, path: Path) -> int | None:
         os.write(writer, str(os.getpid()).encode())
         os.close(writer)
         _detach(keep=listener.fileno())
+        gc.unfreeze()  # the build's garbage goes, then what is kept is hidden from the collector
+        gc.collect()
+        gc.freeze()
         serve(site, listener, path)
     except BaseException:  # never return into the build's code in a copy of its process
         pass
