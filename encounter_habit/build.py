@@ -130,12 +130,13 @@ def build_site(
         content = (os.path.realpath(settings["PATH"]), tuple(skip))
         if keep is not None and content not in scans:
             # a live rebuild compares the content file by file: keep each file's stat
-            keep["table"] = {}
+            keep["table"], keep["folders"] = {}, set()
             scans[content] = inputs.scan(
                 content[0],
                 skip=content[1],
                 recent_ns=started_ns - inputs.RACY_NS,
                 table=keep["table"],
+                folders=keep["folders"],
             )
         scanned = inputs.take(roots, settings_folder, skip, started_ns, scans)
     report = build_into(

@@ -11,14 +11,17 @@ A page's key is made of:
 - the *site key*: what every page may show of any content: titles, URLs, dates, tags, series and
   all other metadata (not bodies or comments); a change there makes everything again;
 - the fingerprints of the variables its template (with everything it extends, includes and
-  imports) refers to; a post is fingerprinted there by its comments and status (its metadata is
-  in the site key);
-- the bodies it showed: while a page renders, every post whose HTML it reads (``content``,
-  ``summary``) is noted, and the page's key includes those posts' HTML. Which posts a page reads
-  follows from the rest of its key (the posts listed, the templates), so editing one post's body
-  remakes the pages that show its text (its own page, the listings with its summary), not those
-  that only name it (archives, tags, weeks). A plugin that stores something derived from a post's
-  body on the post itself must therefore not rely on this: see ``Memo.page_fingerprint``.
+  imports) refers to; a post is fingerprinted there by its path and status (its metadata is in
+  the site key);
+- the bodies and comments it showed: while a page renders, every post whose HTML it reads
+  (``content``, ``summary``) or whose comments it reads (the comments plugin tells, see
+  :meth:`Memo.read_comments`) is noted, and the page's key includes that HTML and those comments.
+  Which posts a page reads follows from the rest of its key (the posts listed, the templates), so
+  editing one post's body remakes the pages that show its text (its own page, the listings with
+  its summary), not those that only name it (archives, tags, weeks); a new comment remakes its
+  post's page and the listings that show its comment count. A plugin that stores something
+  derived from a post's body on the post itself must therefore not rely on this: see
+  ``Memo.page_fingerprint``.
 
 Plugins that write files themselves (feeds, emails) call :func:`active` and use ``reuse`` and
 ``record`` with keys of their own.
@@ -39,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parent
 MANIFEST = "manifest.json"
-ANY = -1  # in a reach: any post may be part of it
 # Settings that differ between two builds of the same site without changing a byte of it.
 VOLATILE_SETTINGS = {"OUTPUT_PATH", "CACHE_PATH", "INCREMENTAL"}
 
@@ -113,15 +115,18 @@ class Memo:
         # stay true as long as the manifest does)
         self.variables: dict[str, list[str] | None] = self.previous.get("variables", {})
         self._fingerprints: dict[int, str] = {}
-        # (id, depth) -> (the value itself, its fingerprint, its reach). Holding the value keeps
-        # its id from being reused by another object while this build runs, so the cache cannot
-        # mix them up.
-        self._values: dict[tuple[int, int], tuple[Any, str, frozenset[int]]] = {}
+        # (id, depth) -> (the value itself, its fingerprint). Holding the value keeps its id from
+        # being reused by another object while this build runs, so the cache cannot mix them up.
+        self._values: dict[tuple[int, int], tuple[Any, str]] = {}
         self._folders: set[str] = set()  # staging folders known to exist
         # output -> source paths of the posts whose HTML it showed, last build and this one
         self._previous_bodies: dict[str, list[str]] = self.previous.get("bodies", {})
         self.bodies: dict[str, list[str]] = {}
         self.reading: set[str] | None = None  # bodies read by the page being rendered
+        # the same for comments: output -> the posts whose comments it showed
+        self._previous_comments: dict[str, list[str]] = self.previous.get("comments", {})
+        self.comments: dict[str, list[str]] = {}
+        self.reading_comments: set[str] | None = None
         self._contents: dict[str, Any] = {}  # source path -> content object, this build
         self._body_hashes: dict[str, str] = {}
         # The writer's calls, and which call made each page: a live rebuild repeats some of them
@@ -133,11 +138,6 @@ class Memo:
         # changed (see encounter_habit.live)
         self.dirty: set[str] | None = None
         self.changed: set[str] | None = None
-        # page -> the reach (see reach_of) of each variable of its key: which posts' comments
-        # and status it depends on. Ids are only meaningful while the build's objects live, so
-        # this is kept in memory for live rebuilds, never saved.
-        self.reach: dict[str, tuple[frozenset[int], ...]] = {}
-        self._reaching: list[set[int]] = []
 
     def reuse(self, relative: str, key: str) -> bool:
         """Link the previous build's file into staging when its key is unchanged; True if done."""
@@ -186,6 +186,17 @@ class Memo:
             if source:
                 self.reading.add(str(source))
 
+    def read_comments(self, content: Any) -> None:
+        """A template is reading this post's comments (thread, pingbacks or count)."""
+        if self.reading_comments is not None:
+            source = getattr(content, "source_path", None)
+            if source:
+                self.reading_comments.add(str(source))
+
+    def comments_hash(self, source: str) -> str:
+        content = self._contents.get(source)
+        return str(getattr(content, "comments_fingerprint", "-"))
+
     def body_hash(self, source: str) -> str:
         """Hash of the HTML the reader made of one source (what a page shows of its body)."""
         known = self._body_hashes.get(source)
@@ -196,9 +207,14 @@ class Memo:
             self._body_hashes[source] = known
         return known
 
-    def with_bodies(self, key: str, sources: Iterable[str]) -> str:
-        """A page's full key: its key without bodies, and the HTML of the posts it shows."""
-        return digest(key, *(f"{s}={self.body_hash(s)}" for s in sorted(sources)))
+    def with_bodies(self, key: str, sources: Iterable[str], commented: Iterable[str]) -> str:
+        """A page's full key: its key without bodies, the HTML of the posts it shows, and the
+        comments of the posts whose comments it shows."""
+        return digest(
+            key,
+            *(f"{s}={self.body_hash(s)}" for s in sorted(sources)),
+            *(f"{s}#comments={self.comments_hash(s)}" for s in sorted(commented)),
+        )
 
     def untouched(self, names: list[str], sources: Iterable[Any]) -> bool:
         """In a live rebuild: files made only from posts it did not change keep their last keys.
@@ -228,24 +244,28 @@ class Memo:
             return False
         self.keys[relative] = key
         self.bodies[relative] = self._previous_bodies[relative]
+        self.comments[relative] = self._previous_comments.get(relative, [])
         self.reused += 1
         return True
 
     def reuse_page(self, relative: str, key: str) -> bool:
         """:meth:`reuse` for a rendered page, whose key adds the bodies it showed last time."""
         shown = self._previous_bodies.get(relative)
-        if shown is None:  # never rendered with body tracking: render it
+        commented = self._previous_comments.get(relative)
+        if shown is None or commented is None:  # never rendered with tracking: render it
             self.keys[relative] = key
             return False
-        if self.reuse(relative, self.with_bodies(key, shown)):
+        if self.reuse(relative, self.with_bodies(key, shown, commented)):
             self.bodies[relative] = shown
+            self.comments[relative] = commented
             return True
         return False
 
-    def rendered_page(self, relative: str, key: str, shown: set[str]) -> None:
-        """Note the bodies a page just rendered showed, and its key with them."""
+    def rendered_page(self, relative: str, key: str, shown: set[str], commented: set[str]) -> None:
+        """Note the bodies and comments a page just rendered showed, and its key with them."""
         self.bodies[relative] = sorted(shown)
-        self.keys[relative] = self.with_bodies(key, shown)
+        self.comments[relative] = sorted(commented)
+        self.keys[relative] = self.with_bodies(key, shown, commented)
 
     def save(self) -> None:
         """Keep this build's keys for the next build (call only once the build was swapped in)."""
@@ -257,6 +277,7 @@ class Memo:
             "files": self.keys,
             "produced": self.produced,
             "bodies": self.bodies,
+            "comments": self.comments,
         }
         temporary.write_text(json.dumps(data), encoding="utf-8")
         os.replace(temporary, self.manifest_path)
@@ -279,19 +300,18 @@ class Memo:
         return cached
 
     def page_fingerprint(self, content: Any) -> str:
-        """A post as a template variable: what plugins attach (comments) and its status.
+        """A post as a template variable: its path and status.
 
-        Only Pelican's own posts and pages leave their body out: what a page shows of their body
-        goes through ``content``/``summary`` and is tracked (see ``with_bodies``). Other content,
-        like the ebook's chapters, carries attributes derived from its body (reading time, table
-        of contents), so its fingerprint keeps its source file's bytes.
+        Only Pelican's own posts and pages leave their body and comments out: what a page shows
+        of them is tracked as it reads them (see ``with_bodies``). Other content, like the ebook's
+        chapters, carries attributes derived from its body (reading time, table of contents), so
+        its fingerprint keeps its source file's bytes.
         """
         if type(content) not in _body_tracked():
             return self.content_fingerprint(content)
         return digest(
             type(content).__name__,
             str(getattr(content, "source_path", "")),
-            str(getattr(content, "comments_fingerprint", "")),
             str(getattr(content, "status", "")),
         )
 
@@ -305,30 +325,14 @@ class Memo:
             return repr(value)
         cached = self._values.get((id(value), depth))
         if cached is not None and cached[0] is value:
-            if self._reaching:
-                self._reaching[-1] |= cached[2]
             return cached[1]
-        self._reaching.append(set())
-        try:
-            result = self._fingerprint(value, depth)
-        finally:
-            reach = frozenset(self._reaching.pop())
+        result = self._fingerprint(value, depth)
         if len(result) > 64:
             # A list of 2,000 posts reaches thousands of pages: hash it once here, not in each
             # page's key (that re-hashed 140 MB per build at 2,000 posts).
             result = "#" + digest(result)
-        self._values[(id(value), depth)] = (value, result, reach)
-        if self._reaching:
-            self._reaching[-1] |= reach
+        self._values[(id(value), depth)] = (value, result)
         return result
-
-    def reach_of(self, value: Any) -> frozenset[int]:
-        """The posts (by id) whose fingerprint is part of a fingerprinted value's (ANY: unknown).
-
-        A live rebuild uses it to find the pages a post's comments reach (see ``reach``).
-        """
-        cached = self._values.get((id(value), 0))
-        return cached[2] if cached is not None and cached[0] is value else frozenset()
 
     def _fingerprint(self, value: Any, depth: int) -> str:
         from pelican.contents import Content
@@ -338,7 +342,6 @@ class Memo:
         if value is None or isinstance(value, str | int | float | bool):
             return repr(value)
         if isinstance(value, Content):  # metadata: site key; body: with_bodies
-            self._reaching[-1].add(id(value))
             return "C" + self.page_fingerprint(value)
         if isinstance(value, dt.date | dt.datetime):
             return value.isoformat()
@@ -366,7 +369,6 @@ class Memo:
         if isinstance(value, set | frozenset):
             return "{" + ",".join(sorted(self.fingerprint(v, depth + 1) for v in value)) + "}"
         if hasattr(value, "build_key"):
-            self._reaching[-1].add(ANY)  # what it is made of is its own business
             return str(value.build_key())
         if depth < 3 and hasattr(value, "__dict__"):
             fields = {
@@ -390,10 +392,10 @@ class NullMemo(Memo):
         self.in_place, self.previous_produced, self.produced = False, [], []
         self._previous_keys, self._fingerprints, self._values = {}, {}, {}
         self._previous_bodies, self.bodies, self._contents, self._body_hashes = {}, {}, {}, {}
-        self.reading = None
+        self._previous_comments, self.comments = {}, {}
+        self.reading = self.reading_comments = None
         self.writer, self.calls, self.call_of, self.unkeyed_calls = None, [], {}, []
         self.dirty = self.changed = None
-        self.reach, self._reaching = {}, []
         self.reused = 0
 
     def reuse(self, relative: str, key: str) -> bool:
@@ -402,7 +404,7 @@ class NullMemo(Memo):
     def reuse_page(self, relative: str, key: str) -> bool:
         return False
 
-    def rendered_page(self, relative: str, key: str, shown: set[str]) -> None:
+    def rendered_page(self, relative: str, key: str, shown: set[str], commented: set[str]) -> None:
         pass
 
     def record(self, relative: str, key: str) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 STAMPS = "stamps"
-FORMAT = 3
+FORMAT = 4
 # Files changed this recently before a scan get their bytes hashed too (filesystem timestamps can
 # be as coarse as one or two seconds).
 RACY_NS = 2_000_000_000
@@ -47,25 +47,26 @@ def scan(
     skip: tuple[str, ...] = (),
     recent_ns: int | None = None,
     table: Stats | None = None,
+    folders: set[str] | None = None,
 ) -> tuple[str, list[str]]:
     """A digest of the path and stat (mtime, size, inode) of every file under ``root``.
 
     Also returns the files modified at or after ``recent_ns`` (see :func:`take`), and fills
-    ``table`` (absolute path -> stat) when given. Only the digest goes into stamps: at 10,000 posts
-    (200,000 comment files) a table of every file's stat made the stamp 10 MB and its check
-    seconds long.
+    ``table`` (absolute path -> stat) and ``folders`` when given. Only the digest goes into stamps:
+    at 10,000 posts (200,000 comment files) a table of every file's stat made the stamp 10 MB and
+    its check seconds long.
     """
-    lines: list[str] = []
+    table = {} if table is None else table
+    folders = set() if folders is None else folders
     recent: list[str] = []
-    root = os.fspath(root)
-    pending = [root]
+    pending = [os.fspath(root)]
     while pending:
         folder = pending.pop()
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = list(os.scandir(folder))
         except (FileNotFoundError, NotADirectoryError):
             continue
-        lines.append(folder)
+        folders.add(folder)
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 if entry.name not in SKIPPED_FOLDERS and entry.path not in skip:
@@ -73,15 +74,40 @@ def scan(
                 continue
             try:
                 st = entry.stat()
-            except FileNotFoundError:  # deleted while we looked
+            except FileNotFoundError:  # deleted while we looked (or a dangling link)
                 continue
-            lines.append(f"{entry.name}\0{st.st_mtime_ns}\0{st.st_size}\0{st.st_ino}")
-            if table is not None:
-                table[entry.path] = (st.st_mtime_ns, st.st_size, st.st_ino)
+            table[entry.path] = (st.st_mtime_ns, st.st_size, st.st_ino)
             if recent_ns is not None and st.st_mtime_ns >= recent_ns:
                 recent.append(entry.path)
-    text = "\n".join(lines).encode("utf-8", "surrogateescape")
-    return hashlib.blake2b(text, digest_size=16).hexdigest(), recent
+    return digest_of(table, folders), recent
+
+
+def digest_of(table: Stats, folders: set[str]) -> str:
+    """The digest :func:`scan` gives of the folders and files it found (in no particular order)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update("\n".join(sorted(folders)).encode("utf-8", "surrogateescape"))
+    lines = [f"{path}\0{m}\0{s}\0{i}" for path, (m, s, i) in sorted(table.items())]
+    h.update("\n".join(lines).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def refresh(table: Stats, folders: set[str], paths: set[str]) -> None:
+    """Update what :func:`scan` found for these paths only (they changed, as a watcher says)."""
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            folders.add(path)
+            continue
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            table.pop(path, None)
+            continue
+        table[path] = (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def recent_in(table: Stats, recent_ns: int) -> list[str]:
+    """The files of a table modified at or after ``recent_ns`` (as :func:`scan` finds them)."""
+    return [path for path, (mtime, _size, _ino) in table.items() if mtime >= recent_ns]
 
 
 def stamp_path(settings_file: str | os.PathLike, overrides: dict | None) -> Path:

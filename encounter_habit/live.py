@@ -38,8 +38,14 @@ from encounter_habit.build import (
     forget_memoized_content,
     save_stamp,
 )
+from encounter_habit.watch import Watcher
 
 logger = logging.getLogger(__name__)
+
+# Plugins that do something once all content is read and settled (Pelican's
+# all_generators_finalized) and undo it when the build ends: name -> a function given True, then
+# False. A quick rebuild changes no metadata, so it runs settled from its start to its end.
+settled: dict = {}
 
 # Plugins that read files of their own (not posts) into the posts: name -> a function given the
 # last build's generators and the changed files (absolute paths, some maybe deleted), which
@@ -56,6 +62,9 @@ class LiveSite:
         self.last: dict | None = None
         self.table: inputs.Stats = {}  # content file -> stat, as the last build read them
         self.declined = ""  # why the last quick rebuild was not possible
+        self.folders: set[str] = set()  # the content's folders, as the last build read them
+        # tells which content files changed since the table was taken (None: scan them all)
+        self.watcher: Watcher | None = None
 
     def build(self, *, strict: bool = False) -> BuildReport:
         if self.last is not None and not strict:
@@ -75,12 +84,15 @@ class LiveSite:
         gc.unfreeze()  # the last build's objects may go now (see below)
         keep: dict = {}
         table: inputs.Stats = {}
+        folders: set[str] = set()
         content, skip = self._content_root()
         scans: dict = {}
+        self._unwatch()
         if content:  # the content's stats, taken before the build reads it (and reused by it)
+            self.watcher = Watcher.create(content, tuple(skip))  # first: then no change is missed
             recent_ns = time.time_ns() - inputs.RACY_NS  # see inputs.take
             scans[content, tuple(skip)] = inputs.scan(
-                content, skip=tuple(skip), recent_ns=recent_ns, table=table
+                content, skip=tuple(skip), recent_ns=recent_ns, table=table, folders=folders
             )
         report = build_site(
             self.settings_file, self.overrides, strict=strict, keep=keep, scans=scans
@@ -92,14 +104,26 @@ class LiveSite:
         if os.path.realpath(keep["settings"]["PATH"]) != content:
             if "table" not in keep:
                 return report
-            table = keep["table"]  # no stamp told where the content was: the build scanned it
-        self.table = table
+            # no stamp told where the content was: the build scanned it, and the next quick
+            # build scans again (the watcher only starts now)
+            table, folders = keep["table"], keep["folders"]
+            self._unwatch()
+            root, skip = os.path.realpath(keep["settings"]["PATH"]), keep["stamp"].skip
+            self.watcher = Watcher.create(root, tuple(skip))
+            if self.watcher:
+                self.watcher.rescan = True
+        self.table, self.folders = table, folders
         self.last = {**keep, "report": report, "stamp_id": _file_id(keep["stamp_file"])}
         # Hundreds of thousands of objects now live as long as this build is kept: out of the
         # collector's sight, a quick rebuild no longer pays for a walk over all of them (a full
         # collection took up to half a second at 2,000 posts).
         gc.freeze()
         return report
+
+    def _unwatch(self) -> None:
+        if self.watcher:
+            self.watcher.close()
+        self.watcher = None
 
     def _content_root(self) -> tuple[str | None, list[str]]:
         if self.last is None:
@@ -130,17 +154,26 @@ class LiveSite:
         if reason:
             return self._ordinary(reason)
         skip = tuple(stamp.skip)
-        table: inputs.Stats = {}
-        scans[content, skip] = inputs.scan(
-            content, skip=skip, recent_ns=started_ns - inputs.RACY_NS, table=table
-        )
-        changed = {path for path, stat in table.items() if stat != self.table.get(path, stat)}
+        recent_ns = started_ns - inputs.RACY_NS
+        seen = self.watcher.changes() if self.watcher else None
+        if seen is None:  # no watcher, or it cannot tell: look at every file
+            table, folders = {}, set()
+            scans[content, skip] = inputs.scan(
+                content, skip=skip, recent_ns=recent_ns, table=table, folders=folders
+            )
+            changed = {p for p, stat in table.items() if stat != self.table.get(p, stat)}
+            changed.update(table.keys() ^ self.table.keys())  # added, deleted, renamed
+        else:  # only the files the watcher saw change
+            table, folders = dict(self.table), set(self.folders)
+            inputs.refresh(table, folders, seen)
+            digest = inputs.digest_of(table, folders)
+            scans[content, skip] = (digest, inputs.recent_in(table, recent_ns))
+            changed = {p for p in seen if table.get(p) != self.table.get(p)}
         # saved in the same timestamp tick as the last scan: only their bytes tell
         changed.update(inputs.changed_racy_files(stamp, content, inside=True))
-        changed.update(table.keys() ^ self.table.keys())  # added, deleted, renamed
         changed = sorted(changed)
         if not changed:
-            self.table = table
+            self.table, self.folders = table, folders
             return BuildReport(
                 output=last["output"],
                 articles=report.articles,
@@ -161,7 +194,7 @@ class LiveSite:
         result = self._render(fresh, changed, started_ns, scans, refreshed)
         if result is None:
             return None
-        self.table = table
+        self.table, self.folders = table, folders
         last["report"] = result
         return result
 
@@ -216,7 +249,7 @@ class LiveSite:
 
     def _render(self, fresh, changed, started_ns, scans, refreshed) -> BuildReport | None:
         from encounter_habit import incremental
-        from encounter_habit.incremental import ANY, Memo
+        from encounter_habit.incremental import Memo
 
         last = self.last
         before = last["memo"]
@@ -226,15 +259,14 @@ class LiveSite:
             for page, shown in before.bodies.items()
             if sources.intersection(shown) and page in before.keys
         }
-        # Pages whose key took in a post whose comments were read again (it lists the post, or
-        # shows its thread or its comment count)
-        targets = {id(post) for post in refreshed} | {ANY}
+        # and the pages that showed the comments (or the count) of a post whose thread changed
+        commented = {str(post.source_path) for post in refreshed}
         dirty.update(
             page
-            for page, reaches in before.reach.items()
-            if page in before.keys and any(not targets.isdisjoint(r) for r in reaches)
+            for page, shown in before.comments.items()
+            if commented.intersection(shown) and page in before.keys
         )
-        sources.update(str(post.source_path) for post in refreshed)
+        sources |= commented
         calls = set(before.unkeyed_calls)
         # a page without a key (its template's variables unknown) is made by every build
         calls.update(index for page, index in before.call_of.items() if page not in before.keys)
@@ -251,11 +283,17 @@ class LiveSite:
         if not memo.in_place:
             return self._ordinary("the last build's memo is gone")
         memo.site = before.site
+        # Template variables are fingerprinted without bodies and comments (those are tracked
+        # as pages read them), and nothing else changed: every fingerprint the last build worked
+        # out still holds, for the same objects.
+        memo._values = before._values
         memo.index_contents(last["context"])
         memo.dirty, memo.changed = dirty, sources
         collector = ErrorCollector()
         logging.getLogger().addHandler(collector)
         incremental.activate(memo)
+        for hook in settled.values():
+            hook(True)
         try:
             with fewer_collections():
                 writer = type(before.writer)(str(output), settings=last["settings"])
@@ -270,6 +308,8 @@ class LiveSite:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         finally:
+            for hook in settled.values():
+                hook(False)
             incremental.activate(None)
             logging.getLogger().removeHandler(collector)
             forget_memoized_content()
@@ -278,8 +318,8 @@ class LiveSite:
             memo.keys.setdefault(page, key)
         for page, shown in memo._previous_bodies.items():
             memo.bodies.setdefault(page, shown)
-        for page, reaches in before.reach.items():
-            memo.reach.setdefault(page, reaches)
+        for page, shown in memo._previous_comments.items():
+            memo.comments.setdefault(page, shown)
         memo.produced = apply_changes(staging, output, memo, kept=memo.previous_produced)
         memo.save()
         result = BuildReport(

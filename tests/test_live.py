@@ -44,6 +44,7 @@ def test_a_body_edit_remakes_a_few_files_and_equals_a_clean_build(tmp_path):
     append(ws, "post-00002.md", "A first edit.")
     first = site.build()  # the first build in this process was the stamp's: a full one now
     assert not first.unchanged
+    assert site.watcher is not None, "the next builds are told what changed, not scanning"
     append(ws, "post-00004.md", "A live edit, shown at once.")
     quick = site.build()
     assert quick.quick and 0 < quick.made <= 25, quick.made
@@ -98,10 +99,17 @@ def test_comments_added_edited_and_deleted_remake_only_what_shows_them(tmp_path)
     site = warmed_up(ws)
     folder = threads(ws)[0][0]
     page = next((ws.root / "incremental").glob(f"*/*/{folder.name}/index.html"))
+    # the other posts' pages link to this one (newer, older), but show nothing of its comments
+    others = {
+        path: path.stat().st_ino
+        for path in (ws.root / "incremental").glob("*/*/post-*/index.html")
+        if path != page
+    }
     added = folder / "comment-900.md"
     added.write_text(comment("A comment shown at once. <script>alert(1)</script>"))
     report = site.build()
     assert report.quick and 0 < report.made <= 30, report.made
+    assert {path: path.stat().st_ino for path in others} == others
     html = page.read_text(encoding="utf-8")
     assert "A comment shown at once." in html and "<script>alert(1)" not in html
     ws.assert_same_as_clean("live comment added")

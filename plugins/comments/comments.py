@@ -29,7 +29,7 @@ import nh3
 from markupsafe import escape
 from pelican import signals
 
-from encounter_habit import live
+from encounter_habit import incremental, live
 
 logger = logging.getLogger(__name__)
 
@@ -394,18 +394,96 @@ def fingerprint_of(comments: list[Comment]) -> str:
 class LazyHTML:
     """HTML made the first time a template shows it: pages an incremental build reuses never do."""
 
-    __slots__ = ("_make", "_html")
+    __slots__ = ("_make", "_html", "_post")
 
-    def __init__(self, make: Callable[[], str]) -> None:
+    def __init__(self, make: Callable[[], str], post: Any = None) -> None:
         self._make = make
         self._html: str | None = None
+        self._post = post
 
     def __html__(self) -> str:
+        if self._post is not None:
+            incremental.active().read_comments(self._post)
         if self._html is None:
             self._html = self._make()
         return self._html
 
     __str__ = __html__
+
+
+# What a post's comments look like to templates. Each tells the incremental memo when a page
+# reads it, as Pelican's content and summary do for bodies, so that a new comment remakes only
+# the pages that show that post's comments or their count, not every page that lists the post.
+class ShownComments(list):
+    """A post's thread or pingbacks."""
+
+    __slots__ = ("_post",)
+
+    def __init__(self, comments: list[Comment], post: Any) -> None:
+        super().__init__(comments)
+        self._post = post
+
+    def __iter__(self):
+        incremental.active().read_comments(self._post)
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        incremental.active().read_comments(self._post)
+        return super().__len__()
+
+    def __getitem__(self, index):
+        incremental.active().read_comments(self._post)
+        return super().__getitem__(index)
+
+
+def _shown(method: str) -> Callable:
+    original = getattr(int, method)
+
+    def shown(self, *args):
+        incremental.active().read_comments(self._post)
+        return original(self, *args)
+
+    shown.__name__ = method
+    return shown
+
+
+class ShownCount(int):
+    """A post's comment count: an int that notes every use a template can make of it."""
+
+    def __new__(cls, count: int, post: Any) -> ShownCount:
+        made = super().__new__(cls, count)
+        made._post = post
+        return made
+
+    __hash__ = int.__hash__
+
+
+for _method in [
+    "__bool__",
+    "__str__",
+    "__repr__",
+    "__format__",
+    "__int__",
+    "__index__",
+    "__float__",
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__add__",
+    "__radd__",
+    "__sub__",
+    "__rsub__",
+    "__mul__",
+    "__rmul__",
+    "__truediv__",
+    "__floordiv__",
+    "__mod__",
+    "__neg__",
+]:
+    setattr(ShownCount, _method, _shown(_method))
 
 
 # The markup below is what partials/comments.html wrote with recursive macros, to the byte
@@ -521,12 +599,12 @@ def attach_thread(
     """Give one post its thread (translations share one, marked with each one's author)."""
     author = normalise_name(getattr(getattr(article, "author", None), "name", ""))
     mark_author_replies(thread, author)
-    article.comments = thread
-    article.pingbacks = pingbacks
-    article.comment_count = count_comments(thread)
+    article.comments = ShownComments(thread, article)
+    article.pingbacks = ShownComments(pingbacks, article)
+    article.comment_count = ShownCount(count_comments(thread), article)
     article.comments_fingerprint = fingerprint
-    article.comments_html = LazyHTML(lambda t=thread, a=author: thread_html(t, a))
-    article.pingbacks_html = LazyHTML(lambda p=pingbacks: pingbacks_html(p))
+    article.comments_html = LazyHTML(lambda t=thread, a=author: thread_html(t, a), article)
+    article.pingbacks_html = LazyHTML(lambda p=pingbacks: pingbacks_html(p), article)
 
 
 def refresh_comments(generators: list[Any], paths: list[str]) -> list[Any] | None:

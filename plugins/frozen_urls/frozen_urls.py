@@ -14,6 +14,8 @@ from __future__ import annotations
 from pelican import signals
 from pelican.contents import Content
 
+from encounter_habit import live
+
 _original = Content.get_url_setting
 _frozen = False
 
@@ -43,8 +45,16 @@ def thaw(*_args) -> None:
     _frozen = False
 
 
+def settle(settled: bool) -> None:
+    """A live rebuild from the last build's posts (encounter_habit.live): their metadata is as
+    it was, so the URLs they remembered still hold."""
+    global _frozen
+    _frozen = settled
+
+
 def register() -> None:
     Content.get_url_setting = get_url_setting
     signals.initialized.connect(thaw)
     signals.all_generators_finalized.connect(freeze)
     signals.finalized.connect(thaw)
+    live.settled["frozen_urls"] = settle

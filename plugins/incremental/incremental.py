@@ -63,20 +63,13 @@ def page_key(template, localcontext: dict) -> str | None:
     if variables is None:
         return None
     memo = incremental.active()
-    names = sorted(variables)
-    values = [localcontext.get(v) for v in names]
-    key = incremental.digest(
+    return incremental.digest(
         memo.code,
         memo.site,
         template.name,
         localcontext["output_file"],
-        *(f"{v}={memo.fingerprint(value)}" for v, value in zip(names, values, strict=True)),
+        *(f"{v}={memo.fingerprint(localcontext.get(v))}" for v in sorted(variables)),
     )
-    if memo.writer is not None:  # kept for live rebuilds (see Memo.reach)
-        memo.reach[localcontext["output_file"]] = tuple(
-            reach for reach in map(memo.reach_of, values) if reach
-        )
-    return key
 
 
 class KeyedTemplate:
@@ -100,13 +93,14 @@ class KeyedTemplate:
         if key is not None and memo.reuse_page(name, key):
             self.writer.reused.add(os.path.join(self.writer.output_path, name))
             return ""
-        memo.reading = set()
+        memo.reading, memo.reading_comments = set(), set()
         try:
             html = self.template.render(localcontext)
         finally:
             shown, memo.reading = memo.reading, None
+            commented, memo.reading_comments = memo.reading_comments, None
         if key is not None:
-            memo.rendered_page(name, key, shown)
+            memo.rendered_page(name, key, shown, commented)
         return html
 
 
