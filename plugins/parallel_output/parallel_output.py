@@ -1,10 +1,13 @@
-"""Parallel output: the newsletter emails and the feeds are written by a second process.
+"""Parallel output: the newsletter emails and the feeds are written by processes of their own.
 
 Pelican writes every output file in one process, one generator after the other. The emails and
 the feeds are self-contained: each reads the finished content and writes files of its own that
-no other part of the build reads back. So once all content is read and settled, the build forks:
-the child writes what the generators marked ``parallel_output = True`` produce, while the parent
-renders the pages. On two cores a full build then takes the longer of the two, not their sum.
+no other part of the build reads back. So once all content is read and settled, the build forks
+a child for each generator marked ``parallel_output = True``, up to one per core beyond the
+parent's, which writes what that generator produces while the parent renders the pages; the
+parent writes those left over itself, after its pages. At 2,000 posts the pages, the emails and
+the feeds take about 6, 7 and 6 seconds: on two cores the child writes the emails while the
+parent writes the pages and then the feeds (three processes on two cores were slower still).
 
 What the child learns the parent needs: the incremental keys of the files it wrote (so the next
 build can reuse them), and its warnings and errors (said once, by the parent, so that a strict
@@ -30,7 +33,7 @@ from encounter_habit import incremental
 logger = logging.getLogger(__name__)
 
 _generators: list = []
-_child: dict | None = None  # pid and result file of the child under way
+_children: list[dict] = []  # pid and result file of each child under way
 _forking = False
 
 
@@ -50,21 +53,27 @@ def remember_generators(generators) -> None:
 
 
 def fork_output(pelican) -> None:
-    """At the moment Pelican asks for its writer: start the child with the parallel generators."""
-    global _child, _forking
-    if _forking:  # the child asking for its own writer
+    """At the moment Pelican asks for its writer: start a child for each parallel generator,
+    as many as there are cores besides the parent's.
+
+    One child for all of them made the parent wait idle for half the build: the emails and the
+    feeds together took twice as long as the pages.
+    """
+    global _forking
+    if _forking:  # a child asking for its own writer
         return None
     chosen = [g for g in _generators if getattr(g, "parallel_output", False)]
+    chosen = chosen[: max(1, (os.cpu_count() or 1) - 1)]
     if not chosen or not can_fork(pelican.settings):
         return None
-    handle, result_path = tempfile.mkstemp(prefix="parallel-output-", suffix=".pickle")
-    os.close(handle)
-    pid = os.fork()
-    if pid == 0:
-        run_child(pelican, chosen, result_path)  # never returns
-    for generator in chosen:  # the parent skips what the child writes (this time only)
-        generator.generate_output = skip_output
-    _child = {"pid": pid, "result": result_path, "generators": chosen}
+    for generator in chosen:
+        handle, result_path = tempfile.mkstemp(prefix="parallel-output-", suffix=".pickle")
+        os.close(handle)
+        pid = os.fork()
+        if pid == 0:
+            run_child(pelican, [generator], result_path)  # never returns
+        generator.generate_output = skip_output  # the parent skips it (this time only)
+        _children.append({"pid": pid, "result": result_path, "generators": [generator]})
     return None
 
 
@@ -93,12 +102,14 @@ def run_child(pelican, generators, result_path: str) -> None:
         _forking = True
         writer = pelican._get_writer()
         memo = incremental.active()
+        reused = memo.reused  # counted by the parent already
         for generator in generators:
             generator.generate_output(writer)
         result = {
             "keys": memo.keys,
             "bodies": memo.bodies,
-            "reused": memo.reused,
+            "comments": memo.comments,
+            "reused": memo.reused - reused,
             "records": captured.records,
             "error": None,
         }
@@ -113,11 +124,20 @@ def run_child(pelican, generators, result_path: str) -> None:
 
 
 def join_output(pelican) -> None:
-    """Wait for the child; take its keys and say its messages. A failed child fails the build."""
-    global _child
-    child, _child = _child, None
-    if child is None:
-        return
+    """Wait for the children; take their keys and say their messages, in the order of the
+    generators. A failed child fails the build (once all are waited for)."""
+    children = list(_children)
+    _children.clear()
+    failures = []
+    for child in children:
+        error = join_child(child)
+        if error:
+            failures.append(error)
+    if failures:
+        raise RuntimeError("writing emails and feeds failed:\n" + "\n".join(failures))
+
+
+def join_child(child: dict) -> str | None:
     for generator in child["generators"]:
         del generator.generate_output  # a later run on the same objects writes its own again
     _, status = os.waitpid(child["pid"], 0)
@@ -129,20 +149,22 @@ def join_output(pelican) -> None:
     finally:
         os.unlink(child["result"])
     if result["error"]:
-        raise RuntimeError(f"writing emails and feeds failed:\n{result['error']}")
+        return result["error"]
     for name, level, message in result["records"]:
         logging.getLogger(name).log(level, "%s", message)
     memo = incremental.active()
     memo.keys.update(result["keys"])
     memo.bodies.update(result["bodies"])
+    memo.comments.update(result["comments"])
     memo.reused += result["reused"]
+    return None
 
 
 def reap_leftover(pelican) -> None:
-    """A build that crashed before joining its child: wait for that child before a new build."""
-    global _child
-    child, _child = _child, None
-    if child is not None:
+    """A build that crashed before joining its children: wait for them before a new build."""
+    children = list(_children)
+    _children.clear()
+    for child in children:
         os.waitpid(child["pid"], 0)
         if os.path.exists(child["result"]):
             os.unlink(child["result"])
