@@ -38,17 +38,19 @@ MEASURE = textwrap.dedent(
                       "stderr": code.stderr.decode(errors="replace")[-2000:]}))
     """
 )
-# What `invoke build` does: ask the last build's warm process first (encounter_habit.warm), else
-# build in this process; with "cold", as `invoke build --cold`: this process only, none left.
-OURS = textwrap.dedent(
+# Our site's settings for a corpus: pelicanconf.py with the corpus as content. Our builds are
+# timed as the author runs them, `invoke build --settings` (which first asks the last build's warm
+# process: encounter_habit.warm), and the clean ones as `invoke build --cold`.
+OURS_CONF = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    from encounter_habit import warm
-    from encounter_habit.build import configure_logging
-    configure_logging()
-    overrides = {{"PATH": sys.argv[1], "OUTPUT_PATH": sys.argv[2], "CACHE_PATH": sys.argv[3]}}
-    warm.build({conf!r}, overrides, warm=sys.argv[4] == "warm")
+    from pelicanconf import *  # noqa: F403
+    PATH = {content!r}
+    OUTPUT_PATH = {output!r}
+    CACHE_PATH = {cache!r}
+    THEME = {theme!r}
+    PLUGIN_PATHS = [{plugins!r}]
     """
 )
 # What `invoke livereload` does: one process, a build after each save, the last build kept in
@@ -134,21 +136,25 @@ def median_of(runs: int, command: list[str], before=None) -> dict:
     }
 
 
-def ours_command(content: Path, output: Path, cache: Path, how: str) -> list[str]:
-    script = OURS.format(root=str(ROOT), conf=str(ROOT / "pelicanconf.py"))
-    return [PYTHON, "-c", script, str(content), str(output), str(cache), how]
+def ours_command(conf: Path, *options: str) -> list[str]:
+    invoke = str(Path(PYTHON).with_name("invoke"))
+    return [invoke, "--search-root", str(ROOT), "build", "--settings", str(conf), *options]
 
 
-def warm_process(content: Path, output: Path, cache: Path, stop: bool = False) -> int | None:
+def warm_process(conf: Path, stop: bool = False) -> int | None:
     """The resident memory (MB) of the warm process of these builds; ended with ``stop``."""
     sys.path.insert(0, str(ROOT))
     from encounter_habit import warm
 
-    overrides = {"PATH": str(content), "OUTPUT_PATH": str(output), "CACHE_PATH": str(cache)}
-    path = warm.socket_path(ROOT / "pelicanconf.py", overrides)
-    if stop:
-        warm.stop(ROOT / "pelicanconf.py", overrides)
-        return None
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # where the build task runs: part of what names the warm process
+    try:
+        path = warm.socket_path(conf, None)
+        if stop:
+            warm.stop(conf)
+            return None
+    finally:
+        os.chdir(cwd)
     try:
         pid = int(warm.pid_file(path).read_text())
         status = Path(f"/proc/{pid}/status").read_text()
@@ -185,16 +191,28 @@ def hugo_site(content: Path, work: Path) -> Path | None:
 def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
     target = work / str(count)
     content = generate(count, target)
-    output, cache = target / "output", target / "cache"
+    output, cache = target / "output", target / ".build-cache"
+    conf = target / "oursconf.py"
+    conf.write_text(
+        OURS_CONF.format(
+            root=str(ROOT),
+            content=str(content),
+            output=str(output),
+            cache=str(cache),
+            theme=str(ROOT / "theme"),
+            plugins=str(ROOT / "plugins"),
+        )
+    )
     rows = []
 
     def clean():
-        warm_process(content, output, cache, stop=True)
+        warm_process(conf, stop=True)
         shutil.rmtree(output, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(target / "cache", ignore_errors=True)  # where earlier versions kept it
 
-    cold = ours_command(content, output, cache, "cold")
-    ours = ours_command(content, output, cache, "warm")
+    cold = ours_command(conf, "--cold")
+    ours = ours_command(conf)
     rows.append(("our site, clean full build", median_of(runs, cold, before=clean)))
 
     plain_conf = target / "plainconf.py"
@@ -247,14 +265,14 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
     rows.append(("our site, after editing one post", median_of(runs, ours, before=edit_post)))
     rows.append(("our site, after adding one comment", median_of(runs, ours, before=add_comment)))
     rows.append(("our site, nothing changed", median_of(runs, ours)))
-    resident = warm_process(content, output, cache)
+    resident = warm_process(conf)
     rows.append(
         (
             "our site, the warm process those builds asked (resident memory)",
             {"seconds": float("nan"), "peak_mb": float("nan") if resident is None else resident},
         )
     )
-    warm_process(content, output, cache, stop=True)
+    warm_process(conf, stop=True)
     live = subprocess.run(
         [
             PYTHON,
