@@ -562,8 +562,10 @@ def test_every_page_footer_offers_the_main_feed(built) -> None:
 def test_the_feeds_are_written_by_the_second_process_with_the_same_bytes(
     blog, tmp_path, monkeypatch
 ) -> None:
-    """parallel_output writes the feeds in a forked process while this one renders the pages."""
+    """parallel_output writes the feeds in a forked process while this one renders the pages
+    (given a core for each child: on two, this process writes them after its pages)."""
     assert "parallel_output" in PLUGINS
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
     blog.build(
         PLUGINS=PLUGINS,
         OUTPUT_PATH=str(tmp_path / "one"),
