@@ -25,7 +25,6 @@ import gc
 import json
 import logging
 import os
-import signal
 import socket
 import stat
 import sys
@@ -77,21 +76,16 @@ def pid_file(path: Path) -> Path:
 
 
 def stop(settings_file: str | os.PathLike, overrides: dict | None = None) -> bool:
-    """End the warm process of builds with these settings, if one runs; True if one did."""
+    """End the warm process of builds with these settings, if one runs; True if one did.
+
+    Asked through its socket, never by a signal to the pid it noted: that pid may have gone to
+    another process since.
+    """
     path = socket_path(settings_file, overrides)
     if path is None:
         return False
-    try:
-        pid = int(pid_file(path).read_text())
-    except (OSError, ValueError):
-        return False
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except OSError:
-        return False
-    finally:
-        pid_file(path).unlink(missing_ok=True)
-    return True
+    answer = _request(path, {"protocol": PROTOCOL, "stop": True})
+    return bool(answer and answer.get("declined") == "asked to stop")
 
 
 def build(
@@ -125,18 +119,7 @@ def build(
 
 def ask(path: Path) -> BuildReport | None:
     """The warm process's report of a rebuild; None if there is none, or it declined."""
-    try:
-        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    except OSError:
-        return None
-    with client:
-        try:
-            client.connect(str(path))
-            request = {"protocol": PROTOCOL, "environment": inputs.environment()}
-            client.sendall(json.dumps(request).encode() + b"\n")
-            answer = _receive(client)
-        except OSError:  # no warm process (a stale socket), or it died while building
-            return None
+    answer = _request(path, {"protocol": PROTOCOL, "environment": inputs.environment()})
     if not answer or "report" not in answer:
         if answer:
             logger.debug("warm: declined: %s", answer.get("declined"))
@@ -156,6 +139,21 @@ def ask(path: Path) -> BuildReport | None:
         messages=[tuple(m) for m in fields["messages"]],
         valid_until=fields["valid_until"],
     )
+
+
+def _request(path: Path, request: dict) -> dict | None:
+    """Send one request to the warm process at ``path``; its answer (None: no warm process)."""
+    try:
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    with client:
+        try:
+            client.connect(str(path))
+            client.sendall(json.dumps(request).encode() + b"\n")
+            return _receive(client)
+        except OSError:  # no warm process (a stale socket), or it died while building
+            return None
 
 
 def _receive(connection: socket.socket) -> dict | None:
@@ -300,6 +298,8 @@ def answer_request(site, connection: socket.socket) -> dict:
         return {"declined": "an unreadable request"}
     if request.get("protocol") != PROTOCOL:
         return {"declined": "another version asked"}
+    if request.get("stop"):
+        return {"declined": "asked to stop"}
     stamp = site.last["stamp"] if site.last else None
     if stamp is None or request.get("environment") != stamp.environment:
         return {"declined": "the environment differs"}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from encounter_habit import warm
 from tests.test_incremental import ROOT, Workspace, change_template
 from tests.test_live import threads
 
@@ -183,4 +184,15 @@ def test_a_warm_process_leaves_when_idle_or_when_its_socket_goes(ws):
     pid = warm_pid(ws)
     assert pid
     socket_of(ws).unlink()  # `rm -rf .build-cache`, say
+    assert gone(pid)
+
+
+def test_a_warm_process_stops_when_asked(ws, monkeypatch):
+    monkeypatch.chdir(ROOT)  # where builds run: part of what names their warm process
+    settings = ROOT / "pelicanconf.py"
+    assert not warm.stop(settings, overrides(ws)), "none runs yet"
+    build(ws)
+    pid = warm_pid(ws)
+    assert pid
+    assert warm.stop(settings, overrides(ws))  # what `invoke clean` does
     assert gone(pid)
