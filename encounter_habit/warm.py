@@ -219,9 +219,6 @@ def keep_warm(site, path: Path) -> int | None:
         os.write(writer, str(os.getpid()).encode())
         os.close(writer)
         _detach(keep=listener.fileno())
-        gc.unfreeze()  # the build's garbage goes, then what is kept is hidden from the collector
-        gc.collect()
-        gc.freeze()
         serve(site, listener, path)
     except BaseException:  # never return into the build's code in a copy of its process
         pass
@@ -258,11 +255,17 @@ def serve(site, listener: socket.socket, path: Path) -> None:
     inode = os.stat(path).st_ino
     deadline = time.monotonic() + idle_minutes() * 60
     listener.settimeout(TICK_SECONDS)
+    tidy = False
     with listener:
         while time.monotonic() < deadline:
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
+                if not tidy:  # idle: let the build's garbage go (seconds at 10,000 posts), then
+                    gc.unfreeze()  # hide what is kept from the collector again (LiveSite)
+                    gc.collect()
+                    gc.freeze()
+                    tidy = True
                 try:
                     if os.stat(path).st_ino != inode:
                         return  # a newer warm process took the name over
