@@ -1,22 +1,27 @@
 """Live rebuilds: a process that builds again and again keeps the last build in memory.
 
-``invoke livereload`` rebuilds after every save. A full Pelican run re-reads and re-renders the
-whole site; at 2,000 posts that is seconds even when only one post's text changed. Here the last
-build's posts, generators and writer calls stay alive between builds, so when the only change is
-the body of existing posts (their headers, so their metadata, untouched), a rebuild:
+``invoke livereload`` rebuilds after every save, and the warm process of ``invoke build``
+(encounter_habit.warm) after every build asked of it. A full Pelican run re-reads and re-renders
+the whole site; at 2,000 posts that is seconds even when only one post's text changed. Here the
+last build's posts, generators and writer calls stay alive between builds, so when the only
+change is the body of existing posts (their headers, so their metadata, untouched) or comments
+on them, a rebuild:
 
-1. re-reads just those posts and puts their new HTML into the existing post objects;
-2. repeats only the writer calls that made a page showing one of those bodies (the incremental
-   memo noted which bodies each page read while it rendered);
-3. runs the generators that write self-contained output (emails, feeds: ``parallel_output``),
+1. learns which files changed from the content watcher (encounter_habit.watch), or a scan;
+2. re-reads just those posts and puts their new HTML into the existing post objects, and has the
+   comments plugin read the changed threads again into theirs (``refreshers``);
+3. repeats only the writer calls that made a page showing one of those bodies or threads (the
+   incremental memo noted which bodies and comments each page read while it rendered);
+4. runs the generators that write self-contained output (emails, feeds: ``parallel_output``),
    which remake only the files whose keys changed;
-4. moves what it wrote into the output, as every incremental build does, and saves the memo and
+5. moves what it wrote into the output, as every incremental build does, and saves the memo and
    the input stamp, so the next ``invoke build`` also finds the site up to date.
 
-Anything else (a new, deleted or renamed file, a header edit, comments, templates, settings,
-plugins, a future post going live) takes the ordinary build. So does any error in the quick path:
-it only writes into staging, and the output is only touched once it has succeeded. A test holds
-the result to the bytes of a clean build.
+Anything else (a new, deleted or renamed post, a header edit, a post's first comment or its last,
+templates, settings, plugins, a future post going live, a build by another process since, a last
+build with warnings) takes the ordinary build. So does any error in the quick path: it only
+writes into staging, and the output is only touched once it has succeeded. Tests hold the result
+to the bytes of a clean build.
 """
 
 from __future__ import annotations
