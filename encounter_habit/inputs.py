@@ -28,7 +28,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 STAMPS = "stamps"
-FORMAT = 4
+FORMAT = 5
 # Files changed this recently before a scan get their bytes hashed too (filesystem timestamps can
 # be as coarse as one or two seconds).
 RACY_NS = 2_000_000_000
@@ -39,6 +39,14 @@ ENV_PREFIXES = ("ENCOUNTER_", "PELICAN_")
 NOT_INPUTS = {"ENCOUNTER_WARM_MINUTES"}
 
 Stats = dict[str, tuple[int, int, int]]  # file name -> (mtime_ns, size, inode)
+# A scan's table: file path -> its stat packed in one int (see pack). At 10,000 posts a table has
+# 200,000 files and is kept by live rebuilds through a whole build: tuples made it 22 MB larger.
+Table = dict[str, int]
+
+
+def pack(st: os.stat_result) -> int:
+    """(mtime_ns, size, inode) as one int, equal for equal stats; mtime first (see recent_in)."""
+    return (st.st_mtime_ns << 128) | (st.st_size << 64) | st.st_ino
 
 
 def scan(
@@ -46,7 +54,7 @@ def scan(
     *,
     skip: tuple[str, ...] = (),
     recent_ns: int | None = None,
-    table: Stats | None = None,
+    table: Table | None = None,
     folders: set[str] | None = None,
 ) -> tuple[str, list[str]]:
     """A digest of the path and stat (mtime, size, inode) of every file under ``root``.
@@ -76,22 +84,22 @@ def scan(
                 st = entry.stat()
             except FileNotFoundError:  # deleted while we looked (or a dangling link)
                 continue
-            table[entry.path] = (st.st_mtime_ns, st.st_size, st.st_ino)
+            table[entry.path] = pack(st)
             if recent_ns is not None and st.st_mtime_ns >= recent_ns:
                 recent.append(entry.path)
     return digest_of(table, folders), recent
 
 
-def digest_of(table: Stats, folders: set[str]) -> str:
+def digest_of(table: Table, folders: set[str]) -> str:
     """The digest :func:`scan` gives of the folders and files it found (in no particular order)."""
     h = hashlib.blake2b(digest_size=16)
     h.update("\n".join(sorted(folders)).encode("utf-8", "surrogateescape"))
-    lines = [f"{path}\0{m}\0{s}\0{i}" for path, (m, s, i) in sorted(table.items())]
+    lines = [f"{path}\0{stat:x}" for path, stat in sorted(table.items())]
     h.update("\n".join(lines).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
-def refresh(table: Stats, folders: set[str], paths: set[str]) -> None:
+def refresh(table: Table, folders: set[str], paths: set[str]) -> None:
     """Update what :func:`scan` found for these paths only (they changed, as a watcher says)."""
     for path in paths:
         if os.path.isdir(path) and not os.path.islink(path):
@@ -102,12 +110,13 @@ def refresh(table: Stats, folders: set[str], paths: set[str]) -> None:
         except (FileNotFoundError, NotADirectoryError):
             table.pop(path, None)
             continue
-        table[path] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        table[path] = pack(st)
 
 
-def recent_in(table: Stats, recent_ns: int) -> list[str]:
+def recent_in(table: Table, recent_ns: int) -> list[str]:
     """The files of a table modified at or after ``recent_ns`` (as :func:`scan` finds them)."""
-    return [path for path, (mtime, _size, _ino) in table.items() if mtime >= recent_ns]
+    since = recent_ns << 128
+    return [path for path, stat in table.items() if stat >= since]
 
 
 def stamp_path(settings_file: str | os.PathLike, overrides: dict | None) -> Path:
