@@ -65,7 +65,7 @@ class LiveSite:
         self.settings_file = settings_file
         self.overrides = overrides
         self.last: dict | None = None
-        self.table: inputs.Table = {}  # content file -> stat, as the last build read them
+        self.table: inputs.Table = {}  # content file -> packed stat, as the last build read them
         self.declined = ""  # why the last quick rebuild was not possible
         self.folders: set[str] = set()  # the content's folders, as the last build read them
         # tells which content files changed since the table was taken (None: scan them all)

@@ -21,6 +21,7 @@ turns warm builds off; so does ``invoke build --cold``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -47,9 +48,13 @@ PROTOCOL = 1
 
 def idle_minutes() -> float:
     """How long a warm process waits for the next build (0: no warm process)."""
+    value = os.environ.get(MINUTES_VARIABLE, "")
     try:
-        return max(0.0, float(os.environ.get(MINUTES_VARIABLE, DEFAULT_MINUTES)))
+        return max(0.0, float(value)) if value else DEFAULT_MINUTES
     except ValueError:
+        logger.warning(
+            "%s=%r is not a number of minutes; using %g", MINUTES_VARIABLE, value, DEFAULT_MINUTES
+        )
         return DEFAULT_MINUTES
 
 
@@ -127,18 +132,8 @@ def ask(path: Path) -> BuildReport | None:
     fields = answer["report"]
     for level, message in fields["messages"]:  # said here, as the build would have said them
         logger.log(level, "%s", message)
-    return BuildReport(
-        output=Path(fields["output"]),
-        errors=fields["errors"],
-        articles=fields["articles"],
-        pages=fields["pages"],
-        made=fields["made"],
-        reused=fields["reused"],
-        unchanged=fields["unchanged"],
-        quick=fields["quick"],
-        messages=[tuple(m) for m in fields["messages"]],
-        valid_until=fields["valid_until"],
-    )
+    fields.update(output=Path(fields["output"]), messages=[tuple(m) for m in fields["messages"]])
+    return BuildReport(**fields)
 
 
 def _request(path: Path, request: dict) -> dict | None:
@@ -312,17 +307,6 @@ def answer_request(site, connection: socket.socket) -> dict:
         return {"declined": f"the quick rebuild failed: {exc!r}"}
     if report is None:
         return {"declined": site.declined or "an ordinary build is needed"}
-    return {
-        "report": {
-            "output": str(report.output),
-            "errors": report.errors,
-            "articles": report.articles,
-            "pages": report.pages,
-            "made": report.made,
-            "reused": report.reused,
-            "unchanged": report.unchanged,
-            "quick": report.quick,
-            "messages": report.messages,
-            "valid_until": report.valid_until,
-        }
-    }
+    # every field but the list of all output files, which the asking build does not need
+    fields = {k: v for k, v in dataclasses.asdict(report).items() if k != "files"}
+    return {"report": {**fields, "output": str(report.output)}}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import struct
@@ -53,6 +54,7 @@ UNTRUSTED = IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF
 EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (then the name)
 
 
+@functools.cache  # find_library runs ldconfig: once per process, not at every (re)start
 def _libc():
     name = ctypes.util.find_library("c")
     if not name or not hasattr(os, "O_NONBLOCK"):
