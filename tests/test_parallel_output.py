@@ -1,4 +1,4 @@
-"""Parallel output: emails and feeds written by a forked process, with the same bytes and errors.
+"""Parallel output: emails and feeds written by forked processes, with the same bytes and errors.
 
 The build only forks when no other thread runs, and a test session keeps some (the served site,
 the browser); so the checks of the forked path run in a fresh interpreter of their own.
@@ -16,24 +16,45 @@ from tests.test_incremental import differences
 
 SCRIPT = textwrap.dedent(
     """
-    import json, logging, os, sys
+    import json, logging, os, sys, time
     sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[1] + "/plugins")
+    from pelican.generators import ArticlesGenerator
     from encounter_habit.build import BuildFailed, build_site, configure_logging
     from newsletter_email.newsletter_email import NewsletterEmailGenerator
     configure_logging()
     mode, root = sys.argv[2], sys.argv[3]
+    parent = os.getpid()
     original = NewsletterEmailGenerator.generate_output
+    original_write = NewsletterEmailGenerator.write
+    original_pages = ArticlesGenerator.generate_output
+
+    def note(name, text):
+        with open(f"{root}/{name}", "a") as handle:
+            handle.write(text + "\\n")
 
     def patched(self, writer):
-        with open(root + "/writer-pid", "w") as handle:
-            handle.write(str(os.getpid()))
-        if mode == "complain":
+        note("runners", str(os.getpid()))
+        if os.getpid() != parent and mode == "complain":
             logging.getLogger("newsletter_email").error("newsletter: something to fix")
-        if mode == "crash":
+        if os.getpid() != parent and mode == "crash":
             raise ValueError("the email layout broke")
-        return original(self, writer)
+        original(self, writer)
+        if os.getpid() != parent:
+            note("child-done", "")
+
+    def noting_write(self, writer, rendition):
+        note("writers", f"{os.getpid()} {rendition.slug}")
+        return original_write(self, writer, rendition)
+
+    def pages_after_the_child(self, writer):
+        # The child takes every email job before this process is free to take any.
+        while mode in ("plain", "complain") and not os.path.exists(root + "/child-done"):
+            time.sleep(0.01)
+        return original_pages(self, writer)
 
     NewsletterEmailGenerator.generate_output = patched
+    NewsletterEmailGenerator.write = noting_write
+    ArticlesGenerator.generate_output = pages_after_the_child
     overrides = {"PATH": root + "/content", "OUTPUT_PATH": root + "/output",
                  "CACHE_PATH": root + "/cache", "SITEURL": ""}
     try:
@@ -41,8 +62,9 @@ SCRIPT = textwrap.dedent(
         result = {"errors": report.errors}
     except BuildFailed as exc:
         result = {"failed": str(exc)}
-    result["pid"] = os.getpid()
-    result["writer"] = int(open(root + "/writer-pid").read())
+    result["pid"] = parent
+    result["runners"] = [int(pid) for pid in open(root + "/runners").read().split()]
+    result["writers"] = [line.split() for line in open(root + "/writers").read().splitlines()]
     print(json.dumps(result))
     """
 )
@@ -79,14 +101,28 @@ def test_the_emails_are_written_by_another_process(site):
     small_site(site)
     result, _ = build_apart(site, "plain")
     assert result["errors"] == []
-    assert result["writer"] != result["pid"]
+    assert {pid for pid, _folder in result["writers"]} - {result["pid"]}
     assert any((site.output / "email").rglob("*.eml"))
+
+
+def test_the_processes_share_the_emails_each_written_once(site):
+    """Both processes run the email generator; each email is written by exactly one of them."""
+    for n in range(4, 40):
+        site.post(f"post-{n}", f"Post {n}", date=f"2009-10-{n % 28 + 1:02d} 09:00")
+    small_site(site)
+    result, _ = build_apart(site, "share")
+    assert result["errors"] == []
+    assert len(set(result["runners"])) == 2 and result["pid"] in result["runners"]
+    folders = [folder for _pid, folder in result["writers"]]
+    assert len(folders) == len(set(folders))
+    assert sorted(folders) == sorted(
+        path.parent.name for path in (site.output / "email").rglob("message.eml")
+    )
 
 
 def test_errors_in_the_other_process_are_reported_once(site):
     small_site(site)
     result, stderr = build_apart(site, "complain")
-    assert result["writer"] != result["pid"]
     assert result["errors"] == ["newsletter: something to fix"]
     assert stderr.count("newsletter: something to fix") == 1
 
@@ -97,6 +133,52 @@ def test_a_crash_in_the_other_process_fails_the_build_and_keeps_the_old_site(sit
     before = (site.output / "index.html").read_bytes()
     site.post("post-4", "Post 4", date="2009-09-25 09:00")
     result, _ = build_apart(site, "crash")
-    assert result["writer"] != result["pid"]
     assert "the email layout broke" in result["failed"]
     assert (site.output / "index.html").read_bytes() == before
+
+
+SHARES = textwrap.dedent(
+    """
+    import json, os, sys
+    sys.path.insert(0, sys.argv[1])
+    from encounter_habit import shares
+
+    class Owner: pass
+    owner, other = Owner(), Owner()
+    shares.start([owner])
+    jobs = list(range(2000))
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with open(sys.argv[2], "w") as handle:
+                json.dump(list(shares.take(owner, jobs)), handle)
+        finally:
+            os._exit(0)
+    mine = list(shares.take(owner, jobs))
+    os.waitpid(pid, 0)
+    theirs = json.load(open(sys.argv[2]))
+    try:
+        list(shares.take(owner, jobs[:-1]))
+        mismatch = None
+    except RuntimeError as exc:
+        mismatch = str(exc)
+    print(json.dumps({"mine": mine, "theirs": theirs, "mismatch": mismatch,
+                      "unshared": list(shares.take(other, [1, 2, 3])),
+                      "speaks": [shares.speaks(owner), shares.speaks(other)]}))
+    """
+)
+
+
+def test_shared_jobs_are_each_taken_by_one_process(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", SHARES, str(ROOT), str(tmp_path / "child.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert sorted(result["mine"] + result["theirs"]) == list(range(2000))
+    assert result["mine"] == sorted(result["mine"]) and result["theirs"] == sorted(result["theirs"])
+    assert "1999 jobs here but 2000 in another process" in result["mismatch"]
+    assert result["unshared"] == [1, 2, 3]  # not shared: every job, in this process
+    assert result["speaks"] == [True, True]  # the parent says what is said once

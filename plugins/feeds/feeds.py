@@ -37,7 +37,7 @@ from lxml import etree
 from markupsafe import Markup, escape
 from pelican import signals
 
-from encounter_habit import incremental
+from encounter_habit import incremental, shares
 from encounter_habit.urls import make_urls_absolute
 
 logger = logging.getLogger(__name__)
@@ -779,11 +779,19 @@ class FeedsGenerator:
         written = reused = 0
         self.items.clear()  # a post's body may have changed since an earlier run (livereload)
         memo = incremental.active()
-        jobs: list[tuple[FeedPlan, dict[str, str]]] = []
-        for plan in self.plans:
-            sources = [*plan.articles, *([plan.post] if plan.post is not None else [])]
-            if memo.untouched(list(plan.paths.values()), sources):  # a live rebuild elsewhere
-                reused += len(plan.paths)
+        # Every folder first, then the files: on ext4, making a folder between file writes (a
+        # folder per post's comment feeds) made writing the feeds four times slower. Only when
+        # the whole site is made: other builds write a few feeds, and make their folders as
+        # they go.
+        folders = set()
+        if not memo.in_place:
+            folders = {os.path.dirname(p) for plan in self.plans for p in plan.paths.values()}
+            for folder in sorted(folders):
+                os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
+        # Each feed is written by one process, whichever takes it first (see parallel_output).
+        for plan in shares.take(self, self.plans):
+            if memo.untouched(list(plan.paths.values()), self.sources_of(plan)):
+                reused += len(plan.paths)  # a live rebuild that changed none of its posts
                 continue
             key = self.plan_key(plan, memo)
             todo = {
@@ -792,25 +800,28 @@ class FeedsGenerator:
                 if not memo.reuse(path, incremental.digest(key, fmt, path))
             }
             reused += len(plan.paths) - len(todo)
-            if todo:
-                jobs.append((plan, todo))
-        # Every folder first, then the files: on ext4, making a folder between file writes (a
-        # folder per post's comment feeds) made writing the feeds four times slower.
-        folders = {os.path.dirname(path) for _plan, todo in jobs for path in todo.values()}
-        for folder in sorted(folders):
-            os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
-        for plan, todo in jobs:
-            for path, data in self.render_plan(plan, self.items_of(plan), todo):
+            for path, data in self.render_plan(plan, self.items_of(plan), todo) if todo else ():
+                if os.path.dirname(path) not in folders:
+                    folders.add(os.path.dirname(path))
+                    os.makedirs(
+                        os.path.join(self.output_path, os.path.dirname(path)), exist_ok=True
+                    )
                 with open(os.path.join(self.output_path, path), "wb") as handle:
                     handle.write(data)
                 written += 1
         logger.info(
-            "feeds: wrote %d feed files (%d unchanged) for %d posts in %.2fs",
+            "feeds: wrote %d feed files (%d unchanged) for %d posts in %.2fs%s",
             written,
             reused,
             len(self.items),
             time.perf_counter() - started,
+            " (this process's share)" if shares.shared(self) else "",
         )
+
+    @staticmethod
+    def sources_of(plan: FeedPlan) -> list[Any]:
+        """The posts a feed is made from."""
+        return [*plan.articles, *([plan.post] if plan.post is not None else [])]
 
     def plan_key(self, plan: FeedPlan, memo: Any) -> str:
         """What a feed is made of, for incremental builds: its posts (bodies, comments) and code."""

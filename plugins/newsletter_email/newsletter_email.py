@@ -38,7 +38,7 @@ from pelican.generators import Generator
 from pelican.utils import slugify
 from PIL import Image, UnidentifiedImageError
 
-from encounter_habit import incremental, placeholders
+from encounter_habit import incremental, placeholders, shares
 from encounter_habit.urls import make_urls_absolute
 
 logger = logging.getLogger(__name__)
@@ -1161,6 +1161,8 @@ class NewsletterEmailGenerator(Generator):
         for week in self.weeks():
             slug = self.digest_slug(week)
             if slug in taken:
+                if not shares.speaks(self):  # the same for every process: the parent says it
+                    continue
                 logger.error(
                     "newsletter_email: the digest of %r would be written to the email folder of "
                     "the post with slug %r; rename the post or set NEWSLETTER['digest_slug']",
@@ -1170,7 +1172,8 @@ class NewsletterEmailGenerator(Generator):
                 continue
             taken.add(slug)
             jobs.append((slug, list(week.articles), partial(self.render_digest, week)))
-        for slug, sources, render in jobs:
+        # Each email is written by one process, whichever takes it first (see parallel_output).
+        for slug, sources, render in shares.take(self, jobs):
             folder = self.config["path"].format(slug=slug).rstrip("/")
             names = [f"{folder}/{name}" for name in OUTPUT_FILES]
             if memo.untouched(names, sources):  # a live rebuild that changed none of them
@@ -1196,7 +1199,12 @@ class NewsletterEmailGenerator(Generator):
             for name in names:
                 memo.record(name, key)
             made += 1
-        logger.info("newsletter_email: wrote %r email(s), reused %r unchanged", made, reused)
+        logger.info(
+            "newsletter_email: wrote %r email(s), reused %r unchanged%s",
+            made,
+            reused,
+            " (this process's share)" if shares.shared(self) else "",
+        )
 
 
 def comments_key(article: Any) -> str:

@@ -1,13 +1,15 @@
-"""Parallel output: the newsletter emails and the feeds are written by processes of their own.
+"""Parallel output: the newsletter emails and the feeds are written by more than one process.
 
 Pelican writes every output file in one process, one generator after the other. The emails and
 the feeds are self-contained: each reads the finished content and writes files of its own that
 no other part of the build reads back. So once all content is read and settled, the build forks
-a child for each generator marked ``parallel_output = True``, up to one per core beyond the
-parent's, which writes what that generator produces while the parent renders the pages; the
-parent writes those left over itself, after its pages. At 2,000 posts the pages, the emails and
-the feeds take about 6, 7 and 6 seconds: on two cores the child writes the emails while the
-parent writes the pages and then the feeds (three processes on two cores were slower still).
+children (one per core beyond the parent's, at most one per generator marked
+``parallel_output = True``) that run those generators while the parent renders the pages. The
+generators share their jobs (one email, one feed) through ``encounter_habit.shares``: each job is
+done by whichever process asks for it first, and the parent joins in when its pages are done. At
+2,000 posts the pages, the emails and the feeds take about 6, 7 and 6 seconds: a fixed split
+(the child the emails, the parent the pages then the feeds) left the child idle for the last
+four seconds.
 
 What the child learns the parent needs: the incremental keys of the files it wrote (so the next
 build can reuse them), and its warnings and errors (said once, by the parent, so that a strict
@@ -28,7 +30,7 @@ import traceback
 
 from pelican import signals
 
-from encounter_habit import incremental
+from encounter_habit import incremental, shares
 
 logger = logging.getLogger(__name__)
 
@@ -53,27 +55,23 @@ def remember_generators(generators) -> None:
 
 
 def fork_output(pelican) -> None:
-    """At the moment Pelican asks for its writer: start a child for each parallel generator,
-    as many as there are cores besides the parent's.
-
-    One child for all of them made the parent wait idle for half the build: the emails and the
-    feeds together took twice as long as the pages.
-    """
+    """At the moment Pelican asks for its writer: start the children that share the parallel
+    generators' jobs with the parent, as many as there are cores besides the parent's."""
     global _forking
     if _forking:  # a child asking for its own writer
         return None
     chosen = [g for g in _generators if getattr(g, "parallel_output", False)]
-    chosen = chosen[: max(1, (os.cpu_count() or 1) - 1)]
+    count = min(len(chosen), max(1, (os.cpu_count() or 1) - 1))
     if not chosen or not can_fork(pelican.settings):
         return None
-    for generator in chosen:
+    shares.start(chosen)
+    for _ in range(count):
         handle, result_path = tempfile.mkstemp(prefix="parallel-output-", suffix=".pickle")
         os.close(handle)
         pid = os.fork()
         if pid == 0:
-            run_child(pelican, [generator], result_path)  # never returns
-        generator.generate_output = skip_output  # the parent skips it (this time only)
-        _children.append({"pid": pid, "result": result_path, "generators": [generator]})
+            run_child(pelican, chosen, result_path)  # never returns
+        _children.append({"pid": pid, "result": result_path})
     return None
 
 
@@ -83,10 +81,6 @@ def can_fork(settings: dict) -> bool:
         and hasattr(os, "fork")
         and threading.active_count() == 1
     )
-
-
-def skip_output(writer) -> None:
-    """Stands in for a generator whose output the child writes."""
 
 
 def run_child(pelican, generators, result_path: str) -> None:
@@ -133,13 +127,12 @@ def join_output(pelican) -> None:
         error = join_child(child)
         if error:
             failures.append(error)
+    shares.stop()
     if failures:
         raise RuntimeError("writing emails and feeds failed:\n" + "\n".join(failures))
 
 
 def join_child(child: dict) -> str | None:
-    for generator in child["generators"]:
-        del generator.generate_output  # a later run on the same objects writes its own again
     _, status = os.waitpid(child["pid"], 0)
     try:
         with open(child["result"], "rb") as handle:
@@ -164,6 +157,7 @@ def reap_leftover(pelican) -> None:
     """A build that crashed before joining its children: wait for them before a new build."""
     children = list(_children)
     _children.clear()
+    shares.stop()
     for child in children:
         os.waitpid(child["pid"], 0)
         if os.path.exists(child["result"]):
