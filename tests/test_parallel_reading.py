@@ -44,6 +44,17 @@ SCRIPT = textwrap.dedent(
         return answer
 
     MarkdownReader.read = noted_read
+    import comments.comments as comments
+    original_entries = comments.read_entries
+
+    def noted_entries(*args):
+        with open(root + "/comment-reads", "a") as handle:
+            handle.write(f"{os.getpid()}\\n")
+        if os.getpid() != parent and mode == "comments-child-exits":
+            os._exit(3)
+        return original_entries(*args)
+
+    comments.read_entries = noted_entries
     original_share = parallel_reading.child_share
 
     def share_with_the_posts_named(posts):
@@ -77,6 +88,8 @@ def build_apart(site, mode: str, output: str = "output", child_reads: str = "") 
     """
     reads = site.root / "reads"
     reads.unlink(missing_ok=True)
+    comment_reads = site.root / "comment-reads"
+    comment_reads.unlink(missing_ok=True)
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, ROOT, mode, site.root, site.root / output, child_reads],
         capture_output=True,
@@ -95,6 +108,10 @@ def build_apart(site, mode: str, output: str = "output", child_reads: str = "") 
     ]
     result["by_child"] = {name for pid, name in result["reads"] if pid != result["pid"]}
     result["by_parent"] = [name for pid, name in result["reads"] if pid == result["pid"]]
+    result["comments_read_by"] = [
+        "parent" if int(pid) == result["pid"] else "child"
+        for pid in (comment_reads.read_text().split() if comment_reads.exists() else [])
+    ]
     return result
 
 
@@ -212,3 +229,42 @@ def test_a_post_saved_after_the_other_process_read_it_is_read_again(site):
     assert "every-field.md" in result["by_child"]
     assert "every-field.md" in result["by_parent"]
     assert "Saved while the build ran." in site.page("2009/09/every-field/index.html")
+
+
+def bad_comments(site) -> None:
+    """A comment with no date, one of an unknown type with a script, bytes that are not UTF-8, and
+    a folder of no post."""
+    site.write("comments/post-00003/zz-no-date.md", "Author: Ann\n\nNo date here.\n")
+    site.write(
+        "comments/post-00003/zz-bad-type.md",
+        "Author: Bo\nDate: 2009-09-22T10:00:00\nType: trackback\n\nA <script>x()</script> ping.\n",
+    )
+    (site.content / "comments/post-00004").mkdir(parents=True, exist_ok=True)
+    (site.content / "comments/post-00004/zz-bytes.md").write_bytes(b"Author: Cy\n\n\xff\n")
+    site.write("comments/no-such-post/c1.md", "Author: Di\nDate: 2009-09-22T10:00:00\n\nHi.\n")
+
+
+def test_the_comment_files_are_read_by_another_process_with_the_same_lines(site):
+    varied_site(site)
+    bad_comments(site)
+    forked = build_apart(site, "forked")
+    single = build_apart(site, "off", output="single")
+    assert forked["comments_read_by"] == ["child"]
+    assert single["comments_read_by"] == ["parent"]
+    assert forked["errors"] == single["errors"]
+    assert sum("zz-no-date.md: bad Date" in e for e in forked["errors"]) == 1
+    assert any("zz-bad-type.md: Type 'trackback'" in e for e in forked["errors"])
+    assert any("zz-bytes.md: cannot read the file" in e for e in forked["errors"])
+    assert forked["messages"] == single["messages"]
+    assert any("no-such-post/ has 1 comment file(s)" in m for _, m in forked["messages"])
+    assert differences(site.root / "single", site.output) == []
+
+
+def test_a_comment_reading_process_that_dies_leaves_the_parent_to_read_them(site):
+    varied_site(site)
+    bad_comments(site)
+    result = build_apart(site, "comments-child-exits")
+    single = build_apart(site, "off", output="single")
+    assert result["comments_read_by"] == ["child", "parent"]
+    assert result["errors"] == single["errors"]
+    assert differences(site.root / "single", site.output) == []

@@ -8,16 +8,25 @@ Files are read once per build, keyed by the folder name (the post's slug).
 A post's thread is turned into HTML here, in Python, not by recursive template macros: at
 thousands of posts the macros cost more than everything else the post page does. The template
 outputs ``article.comments_html`` and ``article.pingbacks_html`` (made when first shown).
+
+Reading tens of thousands of comment files takes seconds that do not depend on the posts, so
+while the posts are read a forked child reads the comment files (see :func:`read_ahead`); the
+parent takes what it read as plain data. Where forking is unsafe or turned off
+(``PARALLEL_READING = False``) the parent reads them itself, in the same order, with the same
+messages.
 """
 
 from __future__ import annotations
 
 import codecs
+import gc
 import hashlib
 import logging
 import os
 import pickle
 import re
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -285,23 +294,47 @@ def mark_author_replies(thread: list[Comment], author: str) -> None:
 
 
 def load_comments(root: Path, cache_file: Path | None = None) -> dict[str, list[Comment]]:
-    """Read every comment file under root once: {post slug: comments}.
+    """Read every comment file under root once: {post slug: comments}."""
+    return comments_by_slug(read_entries(root, cache_file))
+
+
+def read_entries(root: Path, cache_file: Path | None = None) -> dict[str, list[Entry]]:
+    """What every comment file under root holds, as plain data: {post slug: entries}.
 
     Rendering a comment (Markdown, then nh3) is most of the cost, so parsed comments are kept in
     ``cache_file`` by each file's size and modification time, and only new or changed files are
-    read again. A cached comment's problems are logged again on every build.
+    read again. A cached comment's problems are said again on every build.
     """
     cache = _load_cache(cache_file)
     reader = FolderReader(cache)
-    found: dict[str, list[Comment]] = {}
+    found: dict[str, list[Entry]] = {}
     for folder, _dirs, files in os.walk(root):
         slug = os.path.relpath(folder, root).replace(os.sep, "/")
-        comments = reader.read(folder, slug, files)
-        if comments:
-            found[slug] = comments
+        found[slug] = reader.entries(folder, slug, files)
     if reader.changed or len(reader.fresh) != len(cache):
         _save_cache(cache_file, reader.fresh)
     return found
+
+
+def comments_by_slug(found: dict[str, list[Entry]]) -> dict[str, list[Comment]]:
+    """The comments of read_entries, in the same order, saying each file's problems."""
+    by_slug = {}
+    for slug, entries in found.items():
+        comments = comments_of(entries)
+        if comments:
+            by_slug[slug] = comments
+    return by_slug
+
+
+def comments_of(entries: list[Entry]) -> list[Comment]:
+    comments = []
+    for fields, problems in entries:
+        for problem in problems:
+            logger.error("%s", problem)
+        if fields is not None:
+            # Made anew from plain fields each build, so threads and marks never carry over.
+            comments.append(Comment(*fields))
+    return comments
 
 
 def load_thread(root: Path, slug: str) -> list[Comment]:
@@ -311,7 +344,11 @@ def load_thread(root: Path, slug: str) -> list[Comment]:
         files = os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
         files = []
-    return FolderReader({}).read(str(folder), slug, files)
+    return comments_of(FolderReader({}).entries(str(folder), slug, files))
+
+
+# One comment file as plain data: (Comment's fields, or None when unreadable; its problems).
+Entry = tuple[tuple | None, list[str]]
 
 
 class FolderReader:
@@ -323,8 +360,8 @@ class FolderReader:
         self.renderer: BodyRenderer | None = None
         self.changed = False
 
-    def read(self, folder: str, slug: str, files: list[str]) -> list[Comment]:
-        comments: list[Comment] = []
+    def entries(self, folder: str, slug: str, files: list[str]) -> list[Entry]:
+        entries: list[Entry] = []
         for name in sorted(name for name in files if name.endswith(".md")):
             path = os.path.join(folder, name)
             shown = f"{slug}/{name}"
@@ -340,14 +377,13 @@ class FolderReader:
                     entry = (stamp, *parse_comment(decode(data), stem, shown, self.renderer))
                     self.changed = True
             except (OSError, UnicodeDecodeError) as exc:
-                logger.error("comments: %s: cannot read the file (%s); skipped", shown, exc)
+                entries.append(
+                    (None, [f"comments: {shown}: cannot read the file ({exc}); skipped"])
+                )
                 continue
-            for problem in entry[2]:
-                logger.error("%s", problem)
             self.fresh[shown] = entry
-            # Made anew from plain fields each build, so threads and marks never carry over.
-            comments.append(Comment(*entry[1]))
-        return comments
+            entries.append((entry[1], entry[2]))
+        return entries
 
 
 def _load_cache(cache_file: Path | None) -> dict:
@@ -555,16 +591,92 @@ def pingbacks_html(pingbacks: list[Comment]) -> str:
     return "\n".join(items)
 
 
-def attach_comments(generator: Any) -> None:
-    """Attach comments, pingbacks and comment_count to every article from one read of the tree."""
-    config = comment_settings(generator.settings)
-    root = Path(generator.path) / config["path"]
+def comment_files(generator: Any) -> tuple[Path, Path | None]:
+    """The comment archive's folder, and the cache file of its parsed comments (if caching)."""
+    root = Path(generator.path) / comment_settings(generator.settings)["path"]
     cache_file = (
         Path(generator.settings["CACHE_PATH"]) / "comments.pickle"
         if generator.settings.get("CACHE_CONTENT")
         else None
     )
-    by_slug = load_comments(root, cache_file) if root.is_dir() else {}
+    return root, cache_file
+
+
+_ahead: dict | None = None  # the child reading the comment files: see read_ahead
+
+
+def read_ahead(generator: Any) -> None:
+    """The articles generator exists and has read nothing yet: fork a child that reads the
+    comment files meanwhile (at 2,000 posts, 40,000 files and two seconds)."""
+    global _ahead
+    end_ahead()
+    parent = os.getpid()
+    root, cache_file = comment_files(generator)
+    if (
+        generator.settings.get("PARALLEL_READING", True) is False
+        or not hasattr(os, "fork")
+        or threading.active_count() != 1
+        or not root.is_dir()
+    ):
+        return
+    handle, result_path = tempfile.mkstemp(prefix="comments-", suffix=".pickle")
+    os.close(handle)
+    gc.freeze()  # the child's collections leave the objects it inherits alone (and unshared)
+    try:
+        pid = os.fork()
+    except OSError:
+        os.unlink(result_path)
+        return
+    finally:
+        if os.getpid() == parent:
+            gc.unfreeze()
+    if pid == 0:
+        code = 1
+        try:
+            found = read_entries(root, cache_file)
+            with open(result_path, "wb") as result:
+                pickle.dump(found, result, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    _ahead = {"pid": pid, "result": result_path, "generator": generator}
+
+
+def entries_read_ahead(generator: Any) -> dict[str, list[Entry]] | None:
+    """What the child read for this generator; None if there is none or it failed."""
+    global _ahead
+    ahead, _ahead = _ahead, None
+    if ahead is None:
+        return None
+    try:
+        _, status = os.waitpid(ahead["pid"], 0)
+        if ahead["generator"] is not generator or os.waitstatus_to_exitcode(status) != 0:
+            return None
+        with open(ahead["result"], "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None  # read them here
+    finally:
+        os.unlink(ahead["result"])
+
+
+def end_ahead(*_args: Any) -> None:
+    """A child left by a build that crashed before attaching comments: end it."""
+    global _ahead
+    ahead, _ahead = _ahead, None
+    if ahead is not None:
+        os.waitpid(ahead["pid"], 0)
+        os.unlink(ahead["result"])
+
+
+def attach_comments(generator: Any) -> None:
+    """Attach comments, pingbacks and comment_count to every article from one read of the tree."""
+    config = comment_settings(generator.settings)
+    root, cache_file = comment_files(generator)
+    found = entries_read_ahead(generator)
+    if found is None:
+        found = read_entries(root, cache_file) if root.is_dir() else {}
+    by_slug = comments_by_slug(found)
     threads: dict[str, tuple[list[Comment], list[Comment], str]] = {}
     for article in all_articles(generator):
         slug = article.slug
@@ -650,5 +762,7 @@ def refresh_comments(generators: list[Any], paths: list[str]) -> list[Any] | Non
 def register() -> None:
     """Connect the plugin's handlers to Pelican's signals."""
     signals.initialized.connect(check_settings)
+    signals.initialized.connect(end_ahead)
+    signals.article_generator_init.connect(read_ahead)
     signals.article_generator_finalized.connect(attach_comments)
     live.refreshers["comments"] = refresh_comments
