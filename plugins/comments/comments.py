@@ -293,11 +293,6 @@ def mark_author_replies(thread: list[Comment], author: str) -> None:
         mark_author_replies(comment.replies, author)
 
 
-def load_comments(root: Path, cache_file: Path | None = None) -> dict[str, list[Comment]]:
-    """Read every comment file under root once: {post slug: comments}."""
-    return comments_by_slug(read_entries(root, cache_file))
-
-
 def read_entries(root: Path, cache_file: Path | None = None) -> dict[str, list[Entry]]:
     """What every comment file under root holds, as plain data: {post slug: entries}.
 
@@ -327,6 +322,7 @@ def comments_by_slug(found: dict[str, list[Entry]]) -> dict[str, list[Comment]]:
 
 
 def comments_of(entries: list[Entry]) -> list[Comment]:
+    """One folder's comments from its entries, saying each file's problems."""
     comments = []
     for fields, problems in entries:
         for problem in problems:
