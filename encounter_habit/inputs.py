@@ -60,9 +60,9 @@ def scan(
     """A digest of the path and stat (mtime, size, inode) of every file under ``root``.
 
     Also returns the files modified at or after ``recent_ns`` (see :func:`take`), and fills
-    ``table`` (absolute path -> packed stat, see :func:`pack`) and ``folders`` when given. Only the digest goes into stamps:
-    at 10,000 posts (200,000 comment files) a table of every file's stat made the stamp 10 MB and
-    its check seconds long.
+    ``table`` (absolute path -> packed stat, see :func:`pack`) and ``folders`` when given. Only
+    the digest goes into stamps: at 10,000 posts (200,000 comment files) a table of every file's
+    stat made the stamp 10 MB and its check seconds long.
     """
     table = {} if table is None else table
     folders = set() if folders is None else folders

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -30,6 +31,16 @@ _lock: Any = None
 _slots: Any = None  # per owner: next job to take, then the number of jobs
 _owners: dict[int, int] = {}  # id(owner) -> its slot pair
 _parent: int | None = None  # the process that started sharing
+
+
+def can_fork(enabled: bool) -> bool:
+    """Whether the build may fork a helper process now: turned on by its setting, and safe.
+
+    A fork copies only the thread that calls it: with other threads running (a test that serves
+    pages while it builds, livereload's server) the child could wait forever on a lock one of
+    them held.
+    """
+    return enabled and hasattr(os, "fork") and threading.active_count() == 1
 
 
 def start(owners: Sequence[Any]) -> None:

@@ -19,14 +19,15 @@ messages.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gc
 import hashlib
 import logging
 import os
 import pickle
 import re
+import signal
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,7 +39,7 @@ import nh3
 from markupsafe import escape
 from pelican import signals
 
-from encounter_habit import incremental, live
+from encounter_habit import incremental, live, shares
 
 logger = logging.getLogger(__name__)
 
@@ -608,12 +609,8 @@ def read_ahead(generator: Any) -> None:
     end_ahead()
     parent = os.getpid()
     root, cache_file = comment_files(generator)
-    if (
-        generator.settings.get("PARALLEL_READING", True) is False
-        or not hasattr(os, "fork")
-        or threading.active_count() != 1
-        or not root.is_dir()
-    ):
+    enabled = generator.settings.get("PARALLEL_READING", True) is not False
+    if not shares.can_fork(enabled) or not root.is_dir():
         return
     handle, result_path = tempfile.mkstemp(prefix="comments-", suffix=".pickle")
     os.close(handle)
@@ -653,7 +650,8 @@ def entries_read_ahead(generator: Any) -> dict[str, list[Entry]] | None:
     except (OSError, EOFError, pickle.UnpicklingError):
         return None  # read them here
     finally:
-        os.unlink(ahead["result"])
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(ahead["result"])
 
 
 def end_ahead(*_args: Any) -> None:
@@ -661,8 +659,10 @@ def end_ahead(*_args: Any) -> None:
     global _ahead
     ahead, _ahead = _ahead, None
     if ahead is not None:
+        os.kill(ahead["pid"], signal.SIGKILL)  # what it reads is of no use any more
         os.waitpid(ahead["pid"], 0)
-        os.unlink(ahead["result"])
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(ahead["result"])
 
 
 def attach_comments(generator: Any) -> None:

@@ -800,12 +800,13 @@ class FeedsGenerator:
                 if not memo.reuse(path, incremental.digest(key, fmt, path))
             }
             reused += len(plan.paths) - len(todo)
-            for path, data in self.render_plan(plan, self.items_of(plan), todo) if todo else ():
-                if os.path.dirname(path) not in folders:
-                    folders.add(os.path.dirname(path))
-                    os.makedirs(
-                        os.path.join(self.output_path, os.path.dirname(path)), exist_ok=True
-                    )
+            if not todo:
+                continue
+            for path, data in self.render_plan(plan, self.items_of(plan), todo):
+                folder = os.path.dirname(path)
+                if folder not in folders:
+                    os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
+                    folders.add(folder)
                 with open(os.path.join(self.output_path, path), "wb") as handle:
                     handle.write(data)
                 written += 1

@@ -25,7 +25,6 @@ import logging
 import os
 import pickle
 import tempfile
-import threading
 import traceback
 
 from pelican import signals
@@ -62,7 +61,7 @@ def fork_output(pelican) -> None:
         return None
     chosen = [g for g in _generators if getattr(g, "parallel_output", False)]
     count = min(len(chosen), max(1, (os.cpu_count() or 1) - 1))
-    if not chosen or not can_fork(pelican.settings):
+    if not chosen or not shares.can_fork(bool(pelican.settings.get("PARALLEL_OUTPUT", True))):
         return None
     shares.start(chosen)
     for _ in range(count):
@@ -73,14 +72,6 @@ def fork_output(pelican) -> None:
             run_child(pelican, chosen, result_path)  # never returns
         _children.append({"pid": pid, "result": result_path})
     return None
-
-
-def can_fork(settings: dict) -> bool:
-    return (
-        settings.get("PARALLEL_OUTPUT", True)
-        and hasattr(os, "fork")
-        and threading.active_count() == 1
-    )
 
 
 def run_child(pelican, generators, result_path: str) -> None:

@@ -32,12 +32,13 @@ import os
 import pickle
 import signal
 import tempfile
-import threading
 import time
 
 from pelican import signals
 from pelican.readers import MarkdownReader
 from pelican.utils import file_suffix
+
+from encounter_habit import shares
 
 logger = logging.getLogger(__name__)
 
@@ -102,14 +103,6 @@ def check_settings(pelican) -> None:
         pelican.settings["PARALLEL_READING_MIN_FILES"] = DEFAULT_MIN_FILES
 
 
-def can_fork(settings: dict) -> bool:
-    return (
-        settings.get("PARALLEL_READING", True) is not False
-        and hasattr(os, "fork")
-        and threading.active_count() == 1
-    )
-
-
 def unread_posts(generator) -> list[tuple[str, MarkdownReader]]:
     """(absolute path, reader) of every Markdown post that Pelican's cache will not answer.
 
@@ -148,7 +141,7 @@ def fork_reading(generator) -> None:
     """The articles generator exists and has read nothing yet: start the child on its share."""
     global _child
     settings = generator.settings
-    if not can_fork(settings):
+    if not shares.can_fork(settings.get("PARALLEL_READING", True) is not False):
         return
     posts = unread_posts(generator)
     minimum = settings.get("PARALLEL_READING_MIN_FILES", DEFAULT_MIN_FILES)
