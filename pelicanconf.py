@@ -36,6 +36,7 @@ THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
 PLUGINS = [
     "content_checks",
+    "reused_markdown",  # one Markdown instance per reader, reset between posts
     "parallel_reading",  # half the posts converted by a forked child; relies on no other plugin
     "frozen_urls",  # before incremental: its site key reads every URL
     "incremental",
@@ -146,7 +147,8 @@ MARKDOWN = {
         "markdown.extensions.extra": {},
         "markdown.extensions.meta": {},
         "markdown.extensions.toc": {"permalink": False},
-        "markdown.extensions.smarty": {},
+        # smarty's typography (curly quotes, dashes, ellipses), same output, a fraction of the time
+        "encounter_habit.smarty": {},
     },
     "output_format": "html5",
 }

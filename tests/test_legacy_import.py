@@ -22,7 +22,7 @@ SITE_MARKDOWN = [  # the site's Markdown extensions (pelicanconf MARKDOWN), smar
     "markdown.extensions.extra",
     "markdown.extensions.meta",
     "markdown.extensions.toc",
-    "markdown.extensions.smarty",
+    "encounter_habit.smarty",
 ]
 
 # Counted by hand from the seeds: (author, ISO date, replies) in dump order.

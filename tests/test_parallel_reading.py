@@ -28,22 +28,26 @@ SCRIPT = textwrap.dedent(
     configure_logging()
     mode, root, output, forced = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split(",")
     parent = os.getpid()
-    original_read = MarkdownReader.read
+    import reused_markdown.reused_markdown as reused_markdown
 
-    def noted_read(self, source_path):
-        with open(root + "/reads", "a") as handle:
-            handle.write(f"{os.getpid()} {os.path.relpath(source_path, root + '/content')}\\n")
-        if os.getpid() != parent and mode == "child-exits":
-            os._exit(3)
-        if os.getpid() != parent and mode == "child-raises":
-            raise RuntimeError("no reading here")
-        answer = original_read(self, source_path)
-        if os.getpid() != parent and mode == "saved-meanwhile":
-            with open(source_path, "a") as handle:
-                handle.write("\\nSaved while the build ran.\\n")
-        return answer
+    def noting(original_read):
+        def noted_read(self, source_path):
+            with open(root + "/reads", "a") as handle:
+                handle.write(f"{os.getpid()} {os.path.relpath(source_path, root + '/content')}\\n")
+            if os.getpid() != parent and mode == "child-exits":
+                os._exit(3)
+            if os.getpid() != parent and mode == "child-raises":
+                raise RuntimeError("no reading here")
+            answer = original_read(self, source_path)
+            if os.getpid() != parent and mode == "saved-meanwhile":
+                with open(source_path, "a") as handle:
+                    handle.write("\\nSaved while the build ran.\\n")
+            return answer
+        return noted_read
 
-    MarkdownReader.read = noted_read
+    # the reader the build uses (reused_markdown's), and Pelican's should it be turned off
+    for reader_class in (MarkdownReader, reused_markdown.ReusedMarkdownReader):
+        reader_class.read = noting(reader_class.__dict__["read"])
     import comments.comments as comments
     original_entries = comments.read_entries
 

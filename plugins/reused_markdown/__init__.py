@@ -1,0 +1,1 @@
+from .reused_markdown import register  # noqa: F401
