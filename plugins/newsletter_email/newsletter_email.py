@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import itertools
 import logging
+import os
 import re
 import textwrap
 from collections.abc import Callable, Hashable
@@ -35,7 +36,7 @@ from markupsafe import Markup
 from markupsafe import escape as escape_markup
 from pelican import signals
 from pelican.generators import Generator
-from pelican.utils import slugify
+from pelican.utils import sanitised_join, slugify
 from PIL import Image, UnidentifiedImageError
 
 from encounter_habit import incremental, placeholders, shares
@@ -1129,8 +1130,8 @@ class NewsletterEmailGenerator(Generator):
 
     # -- output --
 
-    def write(self, writer: Any, rendition: Rendition) -> None:
-        """Write index.html (web page), email.txt and message.eml through Pelican's writer."""
+    def write(self, folder: str, rendition: Rendition) -> None:
+        """Write index.html (web page), email.txt and message.eml into the email's folder."""
         for line in rendition.warnings:
             logger.warning("%s", line)
         relative = rendition.relative_urls
@@ -1141,12 +1142,21 @@ class NewsletterEmailGenerator(Generator):
                 rendition.source,
                 relative[:3],
             )
-        folder = self.config["path"].format(slug=rendition.slug).rstrip("/")
         texts = (rendition.web_html, rendition.text, self.message(rendition))
+        # Written here rather than through Pelican's writer, as the feeds are: the texts are
+        # finished and keyed already, and the writer's per-file template, key and bookkeeping
+        # cost more than the writing.
         for name, text in zip(OUTPUT_FILES, texts, strict=True):
-            # An empty context: the text is finished, and copying the site's (twice per file)
-            # cost more than writing it.
-            writer.write_file(f"{folder}/{name}", _Prerendered(text), {})
+            path = os.path.join(self.output_path, folder, name)
+            with open(path, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+            signals.content_written.send(path, context={})
+
+    def folder(self, slug: str) -> str:
+        """The output folder of an email, relative to the output: 'email/<slug>'."""
+        folder = self.config["path"].format(slug=slug).rstrip("/")
+        sanitised_join(self.output_path, folder)  # raises for a folder outside the output
+        return folder
 
     def generate_output(self, writer: Any) -> None:
         """Render and write every post's email, then every week's digest."""
@@ -1172,9 +1182,16 @@ class NewsletterEmailGenerator(Generator):
                 continue
             taken.add(slug)
             jobs.append((slug, list(week.articles), partial(self.render_digest, week)))
+        folders = {slug: self.folder(slug) for slug, _sources, _render in jobs}
+        if not memo.in_place:
+            # Every folder first, then the files: making a folder between file writes is slow
+            # on ext4 (see the feeds). Only when the whole site is made: other builds write a
+            # few emails, and make their folders as they go.
+            for folder in sorted(folders.values()):
+                os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
         # Each email is written by one process, whichever takes it first (see parallel_output).
         for slug, sources, render in shares.take(self, jobs):
-            folder = self.config["path"].format(slug=slug).rstrip("/")
+            folder = folders[slug]
             names = [f"{folder}/{name}" for name in OUTPUT_FILES]
             if memo.untouched(names, sources):  # a live rebuild that changed none of them
                 reused += 1
@@ -1195,7 +1212,9 @@ class NewsletterEmailGenerator(Generator):
             for name in names:
                 # A file linked from the last build shares its inode: unlink, never write through.
                 Path(self.output_path, name).unlink(missing_ok=True)
-            self.write(writer, render())
+            if memo.in_place:
+                os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
+            self.write(folder, render())
             for name in names:
                 memo.record(name, key)
             made += 1
@@ -1210,17 +1229,6 @@ class NewsletterEmailGenerator(Generator):
 def comments_key(article: Any) -> str:
     """What the email shows of a post's comments (their count): part of its incremental key."""
     return f"comments={int(getattr(article, 'comment_count', 0) or 0)}"
-
-
-class _Prerendered:
-    """A finished text in the shape of a template, so Pelican's writer (and its checks) write it."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def render(self, _context: dict[str, Any]) -> str:
-        """The text, whatever the context."""
-        return self.text
 
 
 def add_generator(pelican: Any) -> type[Generator]:
