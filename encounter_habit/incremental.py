@@ -164,6 +164,21 @@ class Memo:
         self.reused += 1
         return True
 
+    def folders_first(self, root: str, folders: Iterable[str]) -> set[str]:
+        """Make every folder (relative to ``root``) a generator of many files will write into,
+        before its first file; the folders made.
+
+        On ext4, making a folder between file writes (a folder per email, per post's comment
+        feeds) made writing those files up to four times slower. Only when the whole site is
+        made: other builds write a few files and make their folders as they go (the empty set).
+        """
+        if self.in_place:
+            return set()
+        made = set(folders)
+        for folder in sorted(made):
+            os.makedirs(os.path.join(root, folder), exist_ok=True)
+        return made
+
     @property
     def made(self) -> int:
         """Files made afresh in this build: every file with a key, less those linked."""

@@ -779,15 +779,10 @@ class FeedsGenerator:
         written = reused = 0
         self.items.clear()  # a post's body may have changed since an earlier run (livereload)
         memo = incremental.active()
-        # Every folder first, then the files: on ext4, making a folder between file writes (a
-        # folder per post's comment feeds) made writing the feeds four times slower. Only when
-        # the whole site is made: other builds write a few feeds, and make their folders as
-        # they go.
-        folders = set()
-        if not memo.in_place:
-            folders = {os.path.dirname(p) for plan in self.plans for p in plan.paths.values()}
-            for folder in sorted(folders):
-                os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
+        folders = memo.folders_first(
+            self.output_path,
+            (os.path.dirname(path) for plan in self.plans for path in plan.paths.values()),
+        )
         # Each feed is written by one process, whichever takes it first (see parallel_output).
         for plan in shares.take(self, self.plans):
             if memo.untouched(list(plan.paths.values()), self.sources_of(plan)):

@@ -1183,12 +1183,7 @@ class NewsletterEmailGenerator(Generator):
             taken.add(slug)
             jobs.append((slug, list(week.articles), partial(self.render_digest, week)))
         folders = {slug: self.folder(slug) for slug, _sources, _render in jobs}
-        if not memo.in_place:
-            # Every folder first, then the files: making a folder between file writes is slow
-            # on ext4 (see the feeds). Only when the whole site is made: other builds write a
-            # few emails, and make their folders as they go.
-            for folder in sorted(folders.values()):
-                os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
+        ready = memo.folders_first(self.output_path, folders.values())
         # Each email is written by one process, whichever takes it first (see parallel_output).
         for slug, sources, render in shares.take(self, jobs):
             folder = folders[slug]
@@ -1212,7 +1207,7 @@ class NewsletterEmailGenerator(Generator):
             for name in names:
                 # A file linked from the last build shares its inode: unlink, never write through.
                 Path(self.output_path, name).unlink(missing_ok=True)
-            if memo.in_place:
+            if folder not in ready:
                 os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
             self.write(folder, render())
             for name in names:

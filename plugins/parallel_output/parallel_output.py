@@ -6,10 +6,10 @@ no other part of the build reads back. So once all content is read and settled, 
 children (one per core beyond the parent's, at most one per generator marked
 ``parallel_output = True``) that run those generators while the parent renders the pages. The
 generators share their jobs (one email, one feed) through ``encounter_habit.shares``: each job is
-done by whichever process asks for it first, and the parent joins in when its pages are done. At
-2,000 posts the pages, the emails and the feeds take about 6, 7 and 6 seconds: a fixed split
-(the child the emails, the parent the pages then the feeds) left the child idle for the last
-four seconds.
+done by whichever process asks for it first, and the parent joins in when its pages are done.
+When, at 2,000 posts, the pages, the emails and the feeds took about 6, 7 and 6 seconds, a fixed
+split (the child the emails, the parent the pages then the feeds) left the child idle for the
+last four seconds.
 
 What the child learns the parent needs: the incremental keys of the files it wrote (so the next
 build can reuse them), and its warnings and errors (said once, by the parent, so that a strict

@@ -42,7 +42,7 @@ from encounter_habit import shares
 
 logger = logging.getLogger(__name__)
 
-# A fork costs the parent about 3 ms and a post about 6 ms to convert, but with fewer posts to
+# A fork costs the parent about 3 ms and a post about 4 ms to convert, but with fewer posts to
 # convert than this the saving is a fraction of a second: not worth a second process (an
 # incremental build after a few edits stays in one).
 DEFAULT_MIN_FILES = 50
