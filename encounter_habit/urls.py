@@ -10,26 +10,33 @@ from urllib.parse import urljoin
 # input is HTML that Markdown or nh3 produced, so attributes are well-formed and quoted.
 _ATTRIBUTE = re.compile(r"""(?P<lead>\s(?:href|src|poster)=)(?P<q>["'])(?P<url>.*?)(?P=q)""", re.I)
 _SRCSET = re.compile(r"""(?P<lead>\ssrcset=)(?P<q>["'])(?P<value>.*?)(?P=q)""", re.I)
-_KEEP = ("#", "mailto:", "tel:", "data:")
+_KEEP = ("mailto:", "tel:", "data:")  # never joined onto a base
+_KEEP_FRAGMENTS = ("#", *_KEEP)
 
 
-def absolute_url(url: str, base: str) -> str:
-    """``url`` (as written in an attribute) resolved against ``base``; fragments and mailto kept.
+def absolute_url(url: str, base: str, keep_fragments: bool = True) -> str:
+    """``url`` (as written in an attribute) resolved against ``base``; mailto kept, and
+    fragments (``#fn:1``) too unless ``keep_fragments`` is false.
 
     Attribute values may be entity-encoded (Markdown writes ``<mailto:...>`` links that way), so
     the URL is decoded before it is judged, and re-encoded when it is rewritten.
     """
     decoded = html.unescape(url).strip()
-    if not decoded or decoded.lower().startswith(_KEEP):
+    if not decoded or decoded.lower().startswith(_KEEP_FRAGMENTS if keep_fragments else _KEEP):
         return url
     return html.escape(urljoin(base, decoded), quote=True)
 
 
-def make_urls_absolute(html: str, base: str) -> str:
-    """Rewrite every relative href, src, poster and srcset URL in ``html`` against ``base``."""
+def make_urls_absolute(html: str, base: str, keep_fragments: bool = True) -> str:
+    """Rewrite every relative href, src, poster and srcset URL in ``html`` against ``base``.
+
+    A feed reader shows a post as one page, so its in-page links (footnotes) are kept as they
+    are; an email is no page of the site, and there they must lead to ``base``'s page.
+    """
 
     def attribute(match: re.Match) -> str:
-        return f"{match['lead']}{match['q']}{absolute_url(match['url'], base)}{match['q']}"
+        url = absolute_url(match["url"], base, keep_fragments)
+        return f"{match['lead']}{match['q']}{url}{match['q']}"
 
     def srcset(match: re.Match) -> str:
         candidates = []

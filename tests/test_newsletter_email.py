@@ -603,11 +603,29 @@ def test_relative_urls_in_reads_attributes_not_text():
     assert relative_urls_in(html) == ["#top", "/images/x.png", "page.html"]
 
 
-def test_a_fragment_link_in_the_post_is_reported_as_relative(site):
-    site.post("anchored", body='Jump to <a href="#later">later</a>.\n\nLater.')
+def test_in_page_links_lead_to_the_posts_page(site):
+    # Markdown's footnotes and a hand-written "#later" are in-page links: most mail clients drop
+    # the ids they point at, so the email links them to the same place on the post's page.
+    site.post(
+        "anchored",
+        body='Jump to <a href="#later">later</a>, or a note.[^why]\n\nLater.\n\n[^why]: Because.',
+    )
     result = site.build()
-    assert len(result.errors) == 1
-    assert "relative URL(s) ['#later'] would break in mail clients" in result.errors[0]
+    assert result.errors == []
+    # the message's URLs are absolute; its "view in browser" copy is on the site itself
+    for name, page in (
+        ("message.eml", "http://127.0.0.1:8000/2009/09/anchored/"),
+        ("index.html", "/2009/09/anchored/"),
+    ):
+        path = site.output / "email/anchored" / name
+        html = html_part(parse(path)) if name.endswith(".eml") else path.read_text()
+        hrefs = [a["href"] for a in BeautifulSoup(html, "html.parser").find_all("a")]
+        assert page + "#later" in hrefs, name
+        assert page + "#fn:why" in hrefs and page + "#fnref:why" in hrefs, name
+        assert not [href for href in hrefs if href.startswith("#")], name
+    web = site.soup("2009/09/anchored/index.html")
+    assert web.find(id="fn:why") and web.find(id="fnref:why"), "the page has what they point at"
+    assert web.find("a", href="#fn:why"), "the site's own page keeps its in-page links"
 
 
 def test_stand_ins_key_the_shape_of_the_values_not_the_values():

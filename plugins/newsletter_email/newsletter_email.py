@@ -898,7 +898,9 @@ class NewsletterEmailGenerator(Generator):
         """The post's summary, cleaned, its URLs absolute (made once: its email and its week's)."""
         if id(article) not in self.summaries:
             summary = clean_body(getattr(article, "summary", "") or "")
-            self.summaries[id(article)] = make_urls_absolute(summary, post_url)
+            self.summaries[id(article)] = make_urls_absolute(
+                summary, post_url, keep_fragments=False
+            )
         return self.summaries[id(article)]
 
     def render_post(self, article: Any) -> Rendition:
@@ -908,7 +910,8 @@ class NewsletterEmailGenerator(Generator):
         roots = [Path(self.path), Path(self.output_path)]
         # nh3 first: it re-serialises attributes plainly, so entity-obfuscated mailto: links
         # (Markdown's <mailto:...>) are recognised as mailto: and not joined onto the post's URL.
-        body = make_urls_absolute(clean_body(article.content), post_url)
+        # In-page links (footnotes, "#later") lead to the post's page: most mail clients drop ids.
+        body = make_urls_absolute(clean_body(article.content), post_url, keep_fragments=False)
         body = size_images(body, self.base, roots, source)
         summary = self.summary(article, post_url)
         count = int(getattr(article, "comment_count", 0) or 0)
