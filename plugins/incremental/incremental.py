@@ -72,12 +72,20 @@ def page_key(template, localcontext: dict) -> str | None:
     )
 
 
-class KeyedTemplate:
-    """Wraps a Jinja template: renders only when the page's key changed since the last build."""
+NOT_ASKED = object()  # a page whose key the writer did not work out before rendering
 
-    def __init__(self, template, writer: IncrementalWriter) -> None:
+
+class KeyedTemplate:
+    """Wraps a Jinja template: renders only when the page's key changed since the last build.
+
+    ``key`` is the page's key when the writer has already worked it out and found the page
+    must be made (a one-page write); a paginated listing's pages are keyed here, one by one.
+    """
+
+    def __init__(self, template, writer: IncrementalWriter, key=NOT_ASKED) -> None:
         self.template = template
         self.writer = writer
+        self.key = key
 
     def __getattr__(self, name):
         return getattr(self.template, name)
@@ -86,13 +94,15 @@ class KeyedTemplate:
         name = localcontext["output_file"]
         memo = incremental.active()
         memo.call_of[name] = self.writer.call
-        if memo.known_unchanged(name):
-            self.writer.reused.add(os.path.join(self.writer.output_path, name))
-            return ""
-        key = page_key(self.template, localcontext)
-        if key is not None and memo.reuse_page(name, key):
-            self.writer.reused.add(os.path.join(self.writer.output_path, name))
-            return ""
+        key = self.key
+        if key is NOT_ASKED:
+            if memo.known_unchanged(name):
+                self.writer.reused.add(os.path.join(self.writer.output_path, name))
+                return ""
+            key = page_key(self.template, localcontext)
+            if key is not None and memo.reuse_page(name, key):
+                self.writer.reused.add(os.path.join(self.writer.output_path, name))
+                return ""
         memo.reading, memo.reading_comments = set(), set()
         try:
             html = self.template.render(localcontext)
@@ -129,10 +139,14 @@ class IncrementalWriter(Writer):
         if kwargs.get("override_output") or not name:  # an overriding page is always made afresh
             memo.unkeyed_calls.append(self.call)
             return super().write_file(name, template, context, **kwargs)
-        if not self._paginated(kwargs) and self._reuse_single_page(name, template, context, kwargs):
+        if self._paginated(kwargs):  # each page is keyed as Pelican renders it
+            return super().write_file(name, KeyedTemplate(template, self), context, **kwargs)
+        reused, key = self._reuse_single_page(name, template, context, kwargs)
+        if reused:
             return None
-        # paginated listings: each page is keyed as Pelican renders it
-        return super().write_file(name, KeyedTemplate(template, self), context, **kwargs)
+        # The key is the one Pelican's own context for the page gives (the incremental tests
+        # hold reuse to that): passed on, it is not worked out twice.
+        return super().write_file(name, KeyedTemplate(template, self, key), context, **kwargs)
 
     def _paginated(self, kwargs: dict) -> bool:
         """Would Pelican split this write into several pages? (then keys are taken per page)"""
@@ -143,24 +157,26 @@ class IncrementalWriter(Writer):
             "PAGINATED_TEMPLATES", {}
         )
 
-    def _reuse_single_page(self, name, template, context, kwargs) -> bool:
-        """Keep the last build's copy of a one-page write when its key is unchanged."""
+    def _reuse_single_page(self, name, template, context, kwargs) -> tuple[bool, object]:
+        """Keep the last build's copy of a one-page write when its key is unchanged:
+        (kept, the page's key when it must be made, else NOT_ASKED)."""
         localcontext = context.copy()
         localcontext["localsiteurl"] = localcontext.get("localsiteurl")
         if kwargs.get("relative_urls"):
-            return False  # relative URLs depend on the page's depth: let Pelican do its work
+            # relative URLs depend on the page's depth: let Pelican do its work
+            return False, NOT_ASKED
         localcontext["output_file"] = name
         localcontext.update({k: v for k, v in kwargs.items() if k not in self.POSITIONAL})
         memo = incremental.active()
         if not memo.known_unchanged(name):
             key = page_key(template, localcontext)
             if key is None or not memo.reuse_page(name, key):
-                return False
+                return False, key
         memo.call_of[name] = self.call
         path = os.path.join(self.output_path, name)
         self._written_files.add(path)
         signals.content_written.send(path, context=localcontext)
-        return True
+        return True, NOT_ASKED
 
     def _open_w(self, filename, encoding, override=False):
         if filename not in self.reused:
