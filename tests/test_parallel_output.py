@@ -38,6 +38,8 @@ SCRIPT = textwrap.dedent(
             logging.getLogger("newsletter_email").error("newsletter: something to fix")
         if os.getpid() != parent and mode == "crash":
             raise ValueError("the email layout broke")
+        if os.getpid() != parent and mode == "die":
+            os._exit(9)  # killed, say: no report at all
         original(self, writer)
         if os.getpid() != parent:
             note("child-done", "")
@@ -68,7 +70,9 @@ SCRIPT = textwrap.dedent(
         result = {"failed": str(exc)}
     result["pid"] = parent
     result["runners"] = [int(pid) for pid in open(root + "/runners").read().split()]
-    result["writers"] = [line.split() for line in open(root + "/writers").read().splitlines()]
+    writers = root + "/writers"
+    lines = open(writers).read().splitlines() if os.path.exists(writers) else []
+    result["writers"] = [line.split() for line in lines]
     print(json.dumps(result))
     """
 )
@@ -138,6 +142,16 @@ def test_a_crash_in_the_other_process_fails_the_build_and_keeps_the_old_site(sit
     site.post("post-4", "Post 4", date="2009-09-25 09:00")
     result, _ = build_apart(site, "crash")
     assert "the email layout broke" in result["failed"]
+    assert (site.output / "index.html").read_bytes() == before
+
+
+def test_an_output_process_that_dies_fails_the_build_and_keeps_the_old_site(site):
+    small_site(site)
+    build_apart(site, "plain")
+    before = (site.output / "index.html").read_bytes()
+    site.post("post-4", "Post 4", date="2009-09-25 09:00")
+    result, _ = build_apart(site, "die")
+    assert "the output process gave no report: it ended with status 9" in result["failed"]
     assert (site.output / "index.html").read_bytes() == before
 
 

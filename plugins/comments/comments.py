@@ -19,15 +19,11 @@ messages.
 from __future__ import annotations
 
 import codecs
-import contextlib
-import gc
 import hashlib
 import logging
 import os
 import pickle
 import re
-import signal
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +36,7 @@ from markupsafe import escape
 from pelican import signals
 
 from encounter_habit import incremental, live, shares
+from encounter_habit.forked import ChildFailed, Forked
 
 logger = logging.getLogger(__name__)
 
@@ -627,32 +624,17 @@ def read_ahead(generator: Any) -> None:
     comment files meanwhile (at 2,000 posts, 40,000 files and two seconds)."""
     global _ahead
     end_ahead()
-    parent = os.getpid()
     root, cache_file = comment_files(generator)
     enabled = generator.settings.get("PARALLEL_READING", True) is not False
     if not shares.can_fork(enabled) or not root.is_dir():
         return
-    handle, result_path = tempfile.mkstemp(prefix="comments-", suffix=".pickle")
-    os.close(handle)
-    gc.freeze()  # the child's collections leave the objects it inherits alone (and unshared)
-    try:
-        pid = os.fork()
-    except OSError:
-        os.unlink(result_path)
-        return
-    finally:
-        if os.getpid() == parent:
-            gc.unfreeze()
-    if pid == 0:
-        code = 1
-        try:
-            found = read_entries(root, cache_file)
-            with open(result_path, "wb") as result:
-                pickle.dump(found, result, protocol=pickle.HIGHEST_PROTOCOL)
-            code = 0
-        finally:
-            os._exit(code)
-    _ahead = {"pid": pid, "result": result_path, "generator": generator}
+
+    def read_into(result) -> None:
+        pickle.dump(read_entries(root, cache_file), result, protocol=pickle.HIGHEST_PROTOCOL)
+
+    process = Forked.start("comments", read_into)
+    if process is not None:
+        _ahead = {"process": process, "generator": generator}
 
 
 def entries_read_ahead(generator: Any) -> dict[str, list[Entry]] | None:
@@ -661,17 +643,13 @@ def entries_read_ahead(generator: Any) -> dict[str, list[Entry]] | None:
     ahead, _ahead = _ahead, None
     if ahead is None:
         return None
+    if ahead["generator"] is not generator:
+        ahead["process"].kill()
+        return None
     try:
-        _, status = os.waitpid(ahead["pid"], 0)
-        if ahead["generator"] is not generator or os.waitstatus_to_exitcode(status) != 0:
-            return None
-        with open(ahead["result"], "rb") as handle:
-            return pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError):
+        return ahead["process"].result()
+    except ChildFailed:
         return None  # read them here
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(ahead["result"])
 
 
 def end_ahead(*_args: Any) -> None:
@@ -679,10 +657,7 @@ def end_ahead(*_args: Any) -> None:
     global _ahead
     ahead, _ahead = _ahead, None
     if ahead is not None:
-        os.kill(ahead["pid"], signal.SIGKILL)  # what it reads is of no use any more
-        os.waitpid(ahead["pid"], 0)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(ahead["result"])
+        ahead["process"].kill()  # what it reads is of no use any more
 
 
 def attach_comments(generator: Any) -> None:

@@ -13,8 +13,8 @@ last four seconds.
 
 What the child learns the parent needs: the incremental keys of the files it wrote (so the next
 build can reuse them), and its warnings and errors (said once, by the parent, so that a strict
-publish still fails on them). The child never returns into the parent's code: it ends with
-``os._exit``. Where forking is unsafe (no ``fork``, other threads running, as in a test that
+publish still fails on them). The children are ``encounter_habit.forked`` children: they never
+return into the parent's code. Where forking is unsafe (no ``fork``, other threads running, as in a test that
 serves pages while it builds) or turned off (``PARALLEL_OUTPUT = False``), everything runs in
 one process exactly as before.
 """
@@ -24,17 +24,17 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import tempfile
 import traceback
 
 from pelican import signals
 
 from encounter_habit import incremental, shares
+from encounter_habit.forked import ChildFailed, Forked
 
 logger = logging.getLogger(__name__)
 
 _generators: list = []
-_children: list[dict] = []  # pid and result file of each child under way
+_children: list[Forked] = []  # the children under way
 _forking = False
 
 
@@ -65,19 +65,18 @@ def fork_output(pelican) -> None:
         return None
     shares.start(chosen)
     for _ in range(count):
-        handle, result_path = tempfile.mkstemp(prefix="parallel-output-", suffix=".pickle")
-        os.close(handle)
-        pid = os.fork()
-        if pid == 0:
-            run_child(pelican, chosen, result_path)  # never returns
-        _children.append({"pid": pid, "result": result_path})
+        child = Forked.start("parallel-output", lambda result: run_child(pelican, chosen, result))
+        if child is None:  # the jobs are shared: this process does those nobody else takes
+            logger.debug("parallel_output: cannot fork; this process writes the rest")
+            break
+        _children.append(child)
     return None
 
 
-def run_child(pelican, generators, result_path: str) -> None:
-    """The child's whole life: write the generators' output, report, and exit."""
+def run_child(pelican, generators, result_file) -> None:
+    """The child's work: write the generators' output, and report (then it exits). Whatever
+    happens, the report goes to the parent, which says the child's messages or fails the build."""
     global _forking
-    code = 1
     try:
         captured = Captured()
         root = logging.getLogger()
@@ -98,14 +97,9 @@ def run_child(pelican, generators, result_path: str) -> None:
             "records": captured.records,
             "error": None,
         }
-        code = 0
     except BaseException:  # everything must reach the parent, which fails the build
         result = {"error": traceback.format_exc()}
-    try:
-        with open(result_path, "wb") as handle:
-            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    finally:
-        os._exit(code)
+    pickle.dump(result, result_file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def join_output(pelican) -> None:
@@ -123,15 +117,11 @@ def join_output(pelican) -> None:
         raise RuntimeError("writing emails and feeds failed:\n" + "\n".join(failures))
 
 
-def join_child(child: dict) -> str | None:
-    _, status = os.waitpid(child["pid"], 0)
+def join_child(child: Forked) -> str | None:
     try:
-        with open(child["result"], "rb") as handle:
-            result = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError):
-        result = {"error": f"the output process ended with status {status} and no report"}
-    finally:
-        os.unlink(child["result"])
+        result = child.result()
+    except ChildFailed as exc:
+        result = {"error": f"the output process gave no report: {exc}"}
     if result["error"]:
         return result["error"]
     for name, level, message in result["records"]:
@@ -145,14 +135,12 @@ def join_child(child: dict) -> str | None:
 
 
 def reap_leftover(pelican) -> None:
-    """A build that crashed before joining its children: wait for them before a new build."""
+    """A build that crashed before joining its children: end them before a new build."""
     children = list(_children)
     _children.clear()
     shares.stop()
     for child in children:
-        os.waitpid(child["pid"], 0)
-        if os.path.exists(child["result"]):
-            os.unlink(child["result"])
+        child.kill()  # what it writes is of no use any more
 
 
 def register() -> None:

@@ -25,13 +25,9 @@ answers the rest), as in an incremental build after an edit or two.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import os
 import pickle
-import signal
-import tempfile
 import time
 
 from pelican import signals
@@ -39,6 +35,7 @@ from pelican.readers import MarkdownReader
 from pelican.utils import file_suffix
 
 from encounter_habit import shares
+from encounter_habit.forked import Forked
 
 logger = logging.getLogger(__name__)
 
@@ -156,24 +153,13 @@ def fork_reading(generator) -> None:
     share = child_share(posts)
     if not share:
         return
-    handle, result_path = tempfile.mkstemp(prefix="parallel-reading-", suffix=".pickle")
-    os.close(handle)
-    # Objects that exist now are left out of the collector's walks, so the child's collections
-    # do not touch (and copy) every page of the parent's memory.
-    gc.freeze()
-    try:
-        pid = os.fork()
-    except OSError as exc:
-        gc.unfreeze()
-        os.unlink(result_path)
-        logger.debug("parallel_reading: cannot fork (%s): one process", exc)
+    reads = [(path, reader.read) for path, reader in share]
+    process = Forked.start("parallel-reading", lambda result: run_child(reads, result, settings))
+    if process is None:
+        logger.debug("parallel_reading: cannot fork: one process")
         return
-    if pid == 0:
-        run_child([(path, reader.read) for path, reader in share], result_path, settings)
-    gc.unfreeze()
     child = {
-        "pid": pid,
-        "result": result_path,
+        "process": process,
         "generator": generator,
         "share": {path for path, _reader in share},
         "count": len(share),
@@ -184,44 +170,40 @@ def fork_reading(generator) -> None:
         reader.read = answer_from_child(reader.read, child)
         child["readers"].append(reader)
     _child = child
-    logger.debug("parallel_reading: %d of %d posts go to process %d", len(share), len(posts), pid)
+    logger.debug(
+        "parallel_reading: %d of %d posts go to process %d", len(share), len(posts), process.pid
+    )
 
 
-def run_child(share: list, result_path: str, settings: dict) -> None:
-    """The child's whole life: convert its posts, write down the answers, and exit."""
-    code = 1
-    try:
-        import resource  # Unix only, as fork is
+def run_child(share: list, result, settings: dict) -> None:
+    """The child's work: convert its posts and write down the answers (then it exits)."""
+    import resource  # Unix only, as fork is
 
-        started = time.perf_counter()
-        captured = Captured()
-        root = logging.getLogger()
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        root.addHandler(captured)
-        # Pelican's loggers drop repeated messages: here every record must be seen, so that the
-        # parent reads again each post that said anything and its filters decide as they would.
-        logging.Filterer.filter = lambda self, record: True
-        answers = {}
-        for path, read in share:
-            captured.records.clear()
-            try:
-                before = file_state(path)
-                answer = read(path)
-            except Exception:  # the parent reads this post itself and reports the error
-                continue
-            if not captured.records:
-                answers[path] = (before, answer)
-        report = {
-            "answers": answers,
-            "seconds": time.perf_counter() - started,
-            "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        }
-        with open(result_path, "wb") as handle:
-            SharedPickler(handle, settings).dump(report)
-        code = 0
-    finally:
-        os._exit(code)
+    started = time.perf_counter()
+    captured = Captured()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(captured)
+    # Pelican's loggers drop repeated messages: here every record must be seen, so that the
+    # parent reads again each post that said anything and its filters decide as they would.
+    logging.Filterer.filter = lambda self, record: True
+    answers = {}
+    for path, read in share:
+        captured.records.clear()
+        try:
+            before = file_state(path)
+            answer = read(path)
+        except Exception:  # the parent reads this post itself and reports the error
+            continue
+        if not captured.records:
+            answers[path] = (before, answer)
+    report = {
+        "answers": answers,
+        "seconds": time.perf_counter() - started,
+        "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+    SharedPickler(result, settings).dump(report)
 
 
 def answer_from_child(read, child: dict):
@@ -254,26 +236,22 @@ def child_answers(child: dict) -> dict:
     if child["answers"] is not None:
         return child["answers"]
     started = time.perf_counter()
-    _, status = os.waitpid(child["pid"], 0)
-    waited = time.perf_counter() - started
+    settings = child["generator"].settings
     answers = {}
     try:
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            raise OSError(f"it ended with status {code}")
-        with open(child["result"], "rb") as handle:
-            report = SharedUnpickler(handle, child["generator"].settings).load()
+        process = child["process"]
+        report = process.result(lambda handle: SharedUnpickler(handle, settings).load())
         answers = report["answers"]
         logger.debug(
             "parallel_reading: waited %.2f s for process %d (%d of %d posts converted in %.2f s, "
             "peak %d MB), loaded its answers in %.2f s",
-            waited,
-            child["pid"],
+            process.waited,
+            process.pid,
             len(answers),
             child["count"],
             report["seconds"],
             report["peak_kb"] // 1024,
-            time.perf_counter() - started - waited,
+            time.perf_counter() - started - process.waited,
         )
     except Exception as exc:  # whatever went wrong there, the posts can still be read here
         logger.info(
@@ -282,9 +260,7 @@ def child_answers(child: dict) -> dict:
             child["count"],
         )
     finally:
-        child["pid"] = None
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(child["result"])
+        child["process"] = None
     child["answers"] = answers
     return answers
 
@@ -303,12 +279,11 @@ def end_child(child: dict) -> None:
     for reader in child["readers"]:
         del reader.read  # the class's own again, for later reads (a live rebuild)
     child["readers"] = []
-    if child["pid"] is not None:  # none of its posts was asked for (content_checks skipped them)
-        os.kill(child["pid"], signal.SIGKILL)
-        os.waitpid(child["pid"], 0)
-        child["pid"] = None
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(child["result"])
+    if (
+        child["process"] is not None
+    ):  # none of its posts was asked for (content_checks skipped them)
+        child["process"].kill()
+        child["process"] = None
     child["answers"] = {}
 
 
