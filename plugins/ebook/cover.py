@@ -76,6 +76,8 @@ def make_cover(title: str, subtitle: str, author: str) -> bytes:
     author_face = font(AUTHOR_SIZE)
     draw.text((MARGIN, HEIGHT - MARGIN - AUTHOR_SIZE), author, font=author_face, fill=INK)
     buffer = io.BytesIO()
-    # No text chunks, no timestamps: the PNG bytes depend only on the pixels.
-    image.save(buffer, format="PNG", optimize=False, compress_level=9)
+    # No text chunks, no timestamps: the PNG bytes depend only on the pixels. zlib's level 6
+    # makes a file 2% bigger than level 9 in less than half the time (0.06 s against 0.15 s,
+    # paid by every clean build).
+    image.save(buffer, format="PNG", optimize=False, compress_level=6)
     return buffer.getvalue()
