@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.test_incremental import differences
 
@@ -135,23 +137,20 @@ def test_errors_in_the_other_process_are_reported_once(site):
     assert stderr.count("newsletter: something to fix") == 1
 
 
-def test_a_crash_in_the_other_process_fails_the_build_and_keeps_the_old_site(site):
+@pytest.mark.parametrize(
+    "mode, said",
+    [
+        ("crash", "the email layout broke"),  # an exception: its traceback is the report
+        ("die", "the output process gave no report: it ended with status 9"),  # no report
+    ],
+)
+def test_a_crash_in_the_other_process_fails_the_build_and_keeps_the_old_site(site, mode, said):
     small_site(site)
     build_apart(site, "plain")
     before = (site.output / "index.html").read_bytes()
     site.post("post-4", "Post 4", date="2009-09-25 09:00")
-    result, _ = build_apart(site, "crash")
-    assert "the email layout broke" in result["failed"]
-    assert (site.output / "index.html").read_bytes() == before
-
-
-def test_an_output_process_that_dies_fails_the_build_and_keeps_the_old_site(site):
-    small_site(site)
-    build_apart(site, "plain")
-    before = (site.output / "index.html").read_bytes()
-    site.post("post-4", "Post 4", date="2009-09-25 09:00")
-    result, _ = build_apart(site, "die")
-    assert "the output process gave no report: it ended with status 9" in result["failed"]
+    result, _ = build_apart(site, mode)
+    assert said in result["failed"]
     assert (site.output / "index.html").read_bytes() == before
 
 
