@@ -1207,10 +1207,10 @@ class NewsletterEmailGenerator(Generator):
             if all(memo.reuse(name, key) for name in names):
                 reused += 1
                 continue
-            if folder not in ready:  # (a folder this whole-site build made first holds nothing)
+            # A file linked from the last build shares its inode: unlink, never write through.
+            # (A folder this whole-site build made first holds no such file.)
+            if folder not in ready:
                 for name in names:
-                    # A file linked from the last build shares its inode: unlink, never write
-                    # through.
                     Path(self.output_path, name).unlink(missing_ok=True)
                 os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
             self.write(folder, render())
