@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import pickle
 import signal
@@ -27,6 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
+
+logger = logging.getLogger(__name__)
 
 
 class ChildFailed(Exception):
@@ -44,15 +47,17 @@ class Forked:
     @classmethod
     def start(cls, name: str, work: Callable[[IO[bytes]], None]) -> Forked | None:
         """Fork a child that runs ``work(result_file)`` and exits: with status 0 once ``work``
-        returned, 1 if it raised. None (in the parent) when the fork failed."""
+        returned, 1 if it raised. None (in the parent) when the fork failed: the work is then
+        the caller's to do in this process."""
         handle, result_path = tempfile.mkstemp(prefix=f"{name}-", suffix=".pickle")
         os.close(handle)
         parent = os.getpid()
         gc.freeze()
         try:
             pid = os.fork()
-        except OSError:
+        except OSError as exc:
             os.unlink(result_path)
+            logger.debug("%s: cannot fork (%s); the work stays in this process", name, exc)
             return None
         finally:
             if os.getpid() == parent:

@@ -64,3 +64,16 @@ def test_what_exists_at_the_fork_is_frozen_in_the_child_only():
     child = Forked.start("test", lambda result: pickle.dump(gc.get_freeze_count(), result))
     assert gc.get_freeze_count() == 0, "the parent's collector walks its objects as before"
     assert child.result() > 1000
+
+
+def test_a_fork_that_fails_leaves_the_work_here_and_says_why(monkeypatch, caplog, tmp_path):
+    def no_fork():
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with caplog.at_level("DEBUG", logger="encounter_habit.forked"):
+        assert Forked.start("test", lambda result: None) is None
+    assert list(tmp_path.iterdir()) == [], "no result file left behind"
+    assert "test: cannot fork (Resource temporarily unavailable)" in caplog.text
+    assert gc.get_freeze_count() == 0

@@ -14,9 +14,9 @@ last four seconds.
 What the child learns the parent needs: the incremental keys of the files it wrote (so the next
 build can reuse them), and its warnings and errors (said once, by the parent, so that a strict
 publish still fails on them). The children are ``encounter_habit.forked`` children: they never
-return into the parent's code. Where forking is unsafe (no ``fork``, other threads running, as in a test that
-serves pages while it builds) or turned off (``PARALLEL_OUTPUT = False``), everything runs in
-one process exactly as before.
+return into the parent's code. Where forking is unsafe (no ``fork``, other threads running, as
+in a test that serves pages while it builds) or turned off (``PARALLEL_OUTPUT = False``),
+everything runs in one process exactly as before.
 """
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ def fork_output(pelican) -> None:
     for _ in range(count):
         child = Forked.start("parallel-output", lambda result: run_child(pelican, chosen, result))
         if child is None:  # the jobs are shared: this process does those nobody else takes
-            logger.debug("parallel_output: cannot fork; this process writes the rest")
             break
         _children.append(child)
     return None

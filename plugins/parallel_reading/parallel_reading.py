@@ -155,8 +155,7 @@ def fork_reading(generator) -> None:
         return
     reads = [(path, reader.read) for path, reader in share]
     process = Forked.start("parallel-reading", lambda result: run_child(reads, result, settings))
-    if process is None:
-        logger.debug("parallel_reading: cannot fork: one process")
+    if process is None:  # (Forked says why) the parent reads every post
         return
     child = {
         "process": process,
