@@ -114,6 +114,7 @@ class Memo:
         # template name -> the variables it reads (templates are part of the code key, so these
         # stay true as long as the manifest does)
         self.variables: dict[str, list[str] | None] = self.previous.get("variables", {})
+        self.parsed_templates: dict = {}  # name -> what it reads and names: see template_variables
         self._fingerprints: dict[int, str] = {}
         # (id, depth) -> (the value itself, its fingerprint). Holding the value keeps its id from
         # being reused by another object while this build runs, so the cache cannot mix them up.
@@ -404,6 +405,7 @@ class NullMemo(Memo):
 
     def __init__(self) -> None:  # noqa: D107 - nothing to load
         self.keys, self.code, self.site, self.variables = {}, "", "", {}
+        self.parsed_templates = {}
         self.in_place, self.previous_produced, self.produced = False, [], []
         self._previous_keys, self._fingerprints, self._values = {}, {}, {}
         self._previous_bodies, self.bodies, self._contents, self._body_hashes = {}, {}, {}, {}

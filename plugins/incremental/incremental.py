@@ -28,30 +28,40 @@ def template_variables(environment, name: str) -> frozenset[str] | None:
     """
     memo = incremental.active()
     if name not in memo.variables:
-        found = _collect(environment, name, set())
+        found = _collect(environment, name, set(), memo.parsed_templates)
         memo.variables[name] = sorted(found) if found is not None else None
     known = memo.variables[name]
     return frozenset(known) if known is not None else None
 
 
-def _collect(environment, name: str, seen: set[str]) -> frozenset[str] | None:
+def _collect(environment, name: str, seen: set[str], parsed: dict) -> frozenset[str] | None:
     if name in seen:
         return frozenset()
     seen.add(name)
+    if name not in parsed:  # each template parsed once a build, however many include it
+        parsed[name] = _parse(environment, name)
+    found, referenced = parsed[name]
+    for other in referenced:
+        if other is None:  # a template name computed at render time
+            return None
+        more = _collect(environment, other, seen, parsed)
+        if more is None:
+            return None
+        found = found | more
+    return found
+
+
+def _parse(environment, name: str) -> tuple[frozenset[str], tuple[str | None, ...]]:
+    """The variables one template reads itself, and the templates it names."""
     try:
         source, _, _ = environment.loader.get_source(environment, name)
     except Exception:  # an `include ... ignore missing` of a template that is not there
-        return frozenset()
+        return frozenset(), ()
     tree = environment.parse(source)
-    found = set(meta.find_undeclared_variables(tree))
-    for referenced in meta.find_referenced_templates(tree):
-        if referenced is None:  # a template name computed at render time
-            return None
-        more = _collect(environment, referenced, seen)
-        if more is None:
-            return None
-        found |= more
-    return frozenset(found)
+    return (
+        frozenset(meta.find_undeclared_variables(tree)),
+        tuple(meta.find_referenced_templates(tree)),
+    )
 
 
 def page_key(template, localcontext: dict) -> str | None:
