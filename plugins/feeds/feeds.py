@@ -39,6 +39,7 @@ from pelican import signals
 
 from encounter_habit import incremental, shares
 from encounter_habit.urls import make_urls_absolute
+from encounter_habit.writing import write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -802,8 +803,7 @@ class FeedsGenerator:
                 if folder not in folders:
                     os.makedirs(os.path.join(self.output_path, folder), exist_ok=True)
                     folders.add(folder)
-                with open(os.path.join(self.output_path, path), "wb") as handle:
-                    handle.write(data)
+                write_bytes(os.path.join(self.output_path, path), data)
                 written += 1
         logger.info(
             "feeds: wrote %d feed files (%d unchanged) for %d posts in %.2fs%s",

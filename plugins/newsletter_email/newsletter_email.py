@@ -41,6 +41,7 @@ from PIL import Image, UnidentifiedImageError
 
 from encounter_habit import incremental, placeholders, shares
 from encounter_habit.urls import make_urls_absolute
+from encounter_habit.writing import write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -1151,8 +1152,7 @@ class NewsletterEmailGenerator(Generator):
         # cost more than the writing.
         for name, text in zip(OUTPUT_FILES, texts, strict=True):
             path = os.path.join(self.output_path, folder, name)
-            with open(path, "wb") as handle:
-                handle.write(text.encode("utf-8"))
+            write_bytes(path, text.encode("utf-8"))
             signals.content_written.send(path, context={})
 
     def folder(self, slug: str) -> str:
