@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,11 +123,12 @@ def build_site(
     settings = load_settings(settings_file, overrides)
     output = Path(settings["OUTPUT_PATH"]).resolve()
     staging = output.with_name(f".{output.name}.staging")
+    scan = None
     if stamp_file:
         roots = inputs.roots_of(settings)
         settings_folder = str(Path(settings_file).resolve().parent)
         skip = [str(output), str(staging), os.path.realpath(settings["CACHE_PATH"])]
-        content = (os.path.realpath(settings["PATH"]), tuple(skip))
+        content = (roots[0], tuple(skip))
         if keep is not None and content not in scans:
             # a live rebuild compares the content file by file: keep each file's stat
             keep["table"], keep["folders"] = {}, set()
@@ -138,13 +139,24 @@ def build_site(
                 table=keep["table"],
                 folders=keep["folders"],
             )
-        scanned = inputs.take(roots, settings_folder, skip, started_ns, scans)
-    report = build_into(
-        settings, output, staging, strict=strict, incremental=incremental, keep=keep
-    )
+        parallel = settings.get("PARALLEL_READING", True) is not False
+        scan = inputs.StartScan(roots, settings_folder, skip, started_ns, scans, parallel=parallel)
+    try:
+        report = build_into(
+            settings,
+            output,
+            staging,
+            strict=strict,
+            incremental=incremental,
+            keep=keep,
+            before_reading=scan.take if scan else None,
+        )
+    finally:
+        if scan:
+            scan.cancel()  # a build that failed before it read anything
     stamp = None
-    if stamp_file:
-        stamp = save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output)
+    if scan:
+        stamp = save_stamp(stamp_file, report, roots, settings_folder, skip, scan.take(), output)
     if keep is not None:
         keep.update(settings=settings, output=output, staging=staging)
         keep.update(stamp=stamp, stamp_file=stamp_file)
@@ -225,14 +237,20 @@ def build_into(
     strict: bool,
     incremental: bool,
     keep: dict | None = None,
+    before_reading: Callable[[], None] | None = None,
 ) -> BuildReport:
-    """Run Pelican into ``staging``, then put what it made in place at ``output``."""
+    """Run Pelican into ``staging``, then put what it made in place at ``output``.
+
+    ``before_reading`` is called once Pelican has started, before it reads any content."""
     from encounter_habit import incremental as memo_module
 
     shutil.rmtree(staging, ignore_errors=True)
     settings["OUTPUT_PATH"] = str(staging)
     # The staging folder is always fresh, so Pelican must not try to clean it again.
     settings["DELETE_OUTPUT_DIRECTORY"] = False
+    # Jinja stats a template's file each time a page asks for it (20,000 stats at 2,000 posts),
+    # to reload it if it changed. Every build makes new environments, so it never would.
+    settings["JINJA_ENVIRONMENT"] = {**settings["JINJA_ENVIRONMENT"], "auto_reload": False}
     memo = prepare_memo(settings, output, staging) if incremental else None
 
     forget_logged_warnings()
@@ -242,7 +260,7 @@ def build_into(
     memo_module.activate(memo)
     try:
         with fewer_collections():
-            report = run_pelican(settings, staging, keep)
+            report = run_pelican(settings, staging, keep, before_reading)
     except Exception as exc:  # a crash anywhere in Pelican or a plugin
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed(f"build failed, {output} left as it was: {exc}") from exc
@@ -348,11 +366,19 @@ def forget_logged_warnings() -> None:
     LimitFilter._group_count.clear()
 
 
-def run_pelican(settings: dict, staging: Path, keep: dict | None = None) -> BuildReport:
-    """Run one Pelican build with the given settings; return counts (``keep``: see build_site)."""
+def run_pelican(
+    settings: dict,
+    staging: Path,
+    keep: dict | None = None,
+    before_reading: Callable[[], None] | None = None,
+) -> BuildReport:
+    """Run one Pelican build with the given settings; return counts (``keep``: see build_site,
+    ``before_reading``: see build_into)."""
     from pelican import Pelican
 
-    pelican = Pelican(settings)
+    pelican = Pelican(settings)  # plugins imported and initialised: no content read yet
+    if before_reading is not None:
+        before_reading()
     context = {}
 
     # Pelican.run() only logs its counts; keep the generators' context for the report.
@@ -381,12 +407,25 @@ def run_pelican(settings: dict, staging: Path, keep: dict | None = None) -> Buil
 
 
 def files_under(folder: Path) -> list[str]:
-    """Every file below ``folder``, as '/'-separated paths relative to it."""
+    """Every file below ``folder``, as '/'-separated paths relative to it.
+
+    As os.walk lists them (a link to a folder is neither listed nor followed), in half its time:
+    at 2,000 posts the output has 15,000 files in 8,000 folders, and this runs as the build ends.
+    """
     found = []
-    for current, _dirs, files in os.walk(folder):
-        relative = os.path.relpath(current, folder)
-        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
-        found += [prefix + name for name in files]
+    pending = [(os.fspath(folder), "")]
+    while pending:
+        current, prefix = pending.pop()
+        try:
+            entries = os.scandir(current)
+        except OSError:  # gone, or unreadable: os.walk passes over it too
+            continue
+        with entries:
+            for entry in entries:
+                if not entry.is_dir():
+                    found.append(prefix + entry.name)
+                elif not entry.is_symlink():
+                    pending.append((entry.path, f"{prefix}{entry.name}/"))
     return found
 
 

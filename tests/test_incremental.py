@@ -358,3 +358,120 @@ def test_editing_a_chapter_remakes_what_shows_its_outline(tmp_path):
     edit_chapter(ws, random.Random(7))
     ws.build_incrementally()
     ws.assert_same_as_clean("edit a chapter")
+
+
+START_SCAN = """
+import json, os, sys, time
+from encounter_habit import inputs
+
+content, theme, case = sys.argv[1], sys.argv[2], sys.argv[3]
+roots, started = [content, theme], time.time_ns()
+
+
+def start(parallel):
+    return inputs.StartScan(roots, theme, [], started, {}, parallel=parallel)
+
+
+here = start(False).take()
+if case == "broken":  # the child fails: the parent scans the content itself
+    inputs.StartScan._scan_into = lambda self, result: os._exit(3)
+scan = start(True)
+forked, result_path = scan.child is not None, scan.child and scan.child.result_path
+if case == "cancel":
+    scan.cancel()
+    print(json.dumps({"forked": forked, "left": os.path.exists(result_path)}))
+else:
+    print(json.dumps({"forked": forked, "same": scan.take() == here, "left": os.path.exists(result_path)}))
+"""
+
+
+@pytest.mark.parametrize("case", ["ok", "broken", "cancel"])
+def test_the_content_scanned_beside_pelicans_start_is_the_scan_made_here(tmp_path, case):
+    """In a fresh interpreter: a test process with threads (Playwright's) would never fork."""
+    content = generate(5, tmp_path)
+    found = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", START_SCAN, str(content), str(ROOT / "theme"), case],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout
+    )
+    assert found["forked"], "a child scanned the content"
+    assert not found["left"], "its result file is removed"
+    if case != "cancel":
+        assert found["same"], "digests, settings modules and racy hashes equal a scan made here"
+
+
+def test_a_build_with_the_content_scanned_by_a_child_is_unchanged_the_next_time(tmp_path):
+    """The stamp the child's scan went into agrees with the next build's own scan."""
+    ws = Workspace(tmp_path, posts=4)
+    script = (
+        "import json, sys\n"
+        "from encounter_habit.build import build_site\n"
+        "reports = [build_site(sys.argv[1], json.loads(sys.argv[2])) for _ in range(2)]\n"
+        "print(json.dumps([[r.unchanged, r.made] for r in reports]))\n"
+    )
+    overrides = ws.overrides("incremental", "cache")
+    found = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "pelicanconf.py"), json.dumps(overrides)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.splitlines()[-1]
+    (first_unchanged, first_made), (second_unchanged, second_made) = json.loads(found)
+    assert not first_unchanged and first_made > 20
+    assert second_unchanged and second_made == 0
+
+
+def test_the_files_under_a_folder_are_those_os_walk_lists(tmp_path):
+    from encounter_habit.build import files_under
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "page.html").write_text("x")
+    (tmp_path / "top.xml").write_text("x")
+    (tmp_path / "link-to-folder").symlink_to(tmp_path / "a")
+    (tmp_path / "link-to-file").symlink_to(tmp_path / "top.xml")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    walked = [
+        os.path.relpath(os.path.join(folder, name), tmp_path).replace(os.sep, "/")
+        for folder, _folders, names in os.walk(tmp_path)
+        for name in names
+    ]
+    assert sorted(files_under(tmp_path)) == sorted(walked)
+    assert sorted(walked) == ["a/b/page.html", "dangling", "link-to-file", "top.xml"]
+    assert files_under(tmp_path / "missing") == []
+
+
+def test_each_template_is_parsed_once_for_the_variables_of_every_page(tmp_path):
+    """The variables of a template include those of the partials it includes; a partial that
+    twenty templates include is still parsed once a build."""
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from incremental.incremental import template_variables
+    from jinja2 import Environment, FileSystemLoader
+
+    from encounter_habit import incremental
+
+    (tmp_path / "partial.html").write_text("{{ shared }}{% include 'deeper.html' %}")
+    (tmp_path / "deeper.html").write_text("{{ deep }}")
+    for name in ("one", "two", "three"):
+        (tmp_path / f"{name}.html").write_text(f"{{{{ {name} }}}}{{% include 'partial.html' %}}")
+    (tmp_path / "computed.html").write_text("{% include name_of_it %}")
+    environment = Environment(loader=FileSystemLoader(str(tmp_path)))
+    parsed = []
+    parse = environment.parse
+    environment.parse = lambda source, *args: parsed.append(source) or parse(source, *args)
+    incremental.activate(None)
+    try:
+        found = {
+            name: template_variables(environment, f"{name}.html")
+            for name in ("one", "two", "three", "computed")
+        }
+    finally:
+        incremental.activate(None)
+    assert found["one"] == {"one", "shared", "deep"}
+    assert found["three"] == {"three", "shared", "deep"}
+    assert found["computed"] is None, "a template named at render time: variables unknown"
+    assert len(parsed) == 6, "one, two, three, partial, deeper, computed: once each"
