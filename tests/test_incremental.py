@@ -376,7 +376,7 @@ here = start(False).take()
 if case == "broken":  # the child fails: the parent scans the content itself
     inputs.StartScan._scan_into = lambda self, result: os._exit(3)
 scan = start(True)
-forked, result_path = scan.child is not None, scan.child and scan.child.result_path
+forked, result_path = scan.child is not None, scan.child.result_path if scan.child else ""
 if case == "cancel":
     scan.cancel()
     print(json.dumps({"forked": forked, "left": os.path.exists(result_path)}))
