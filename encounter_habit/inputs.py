@@ -21,6 +21,7 @@ import hashlib
 import json
 import marshal
 import os
+import pickle
 import sys
 import sysconfig
 import time
@@ -388,8 +389,6 @@ class StartScan:
         return scan(root, skip=self.content[1], recent_ns=self.started_ns - RACY_NS)
 
     def _scan_into(self, result) -> None:
-        import pickle
-
         pickle.dump(self._scan(self.content[0]), result, protocol=pickle.HIGHEST_PROTOCOL)
 
     def take(self) -> tuple:

@@ -1,8 +1,10 @@
-"""Writing generated files: the feeds and emails write thousands of finished texts each build."""
+"""Writing generated files: thousands of finished texts a build (feeds, emails), or a few that
+must never be seen half-written (the ebook's downloads and their cache)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
@@ -20,3 +22,11 @@ def write_bytes(path: str, data: bytes) -> None:
             view = view[os.write(handle, view) :]
     finally:
         os.close(handle)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write bytes so a reader never sees half a file (folders made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

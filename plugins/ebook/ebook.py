@@ -31,6 +31,8 @@ from pelican import signals
 from pelican.contents import Content
 from pelican.generators import Generator
 
+from encounter_habit.writing import write_atomically
+
 from .cover import make_cover
 from .epub import MEDIA_TYPE, build_epub, site_url_for_book
 
@@ -317,14 +319,6 @@ def package_version(name: str) -> str:
         return package_metadata.version(name)
     except package_metadata.PackageNotFoundError:
         return ""
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write bytes so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 class EbookGenerator(Generator):
