@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import locale
 import re
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
+from feedgen.feed import FeedGenerator
 from lxml import etree
 from pelican.settings import read_settings
 
@@ -204,6 +208,41 @@ def test_rss_dates_are_rfc_822(built) -> None:
     for date in dates:
         assert RFC_822.match(date), date
         assert parsedate_to_datetime(date).tzinfo is not None
+
+
+def test_rss_dates_are_written_as_feedgen_would_without_switching_the_locale(monkeypatch) -> None:
+    """feedgen's formatter switches the whole process's locale for every date; the plugin's
+    writes the same text and never calls setlocale."""
+    import feedgen.entry
+    import feedgen.feed
+    from feedgen.util import formatRFC2822
+    from feeds.feeds import use_locale_free_dates
+
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), ZoneInfo("America/Chicago")]
+    dates = [datetime(2014, 1, 7, 2, 27, tzinfo=zone) for zone in zones]
+    dates.append(datetime(2009, 7, 31, 23, 59, 59, tzinfo=ZoneInfo("America/Chicago")))
+    expected = [formatRFC2822(date) for date in dates]
+    for module in (feedgen.entry, feedgen.feed):  # undone after the test
+        monkeypatch.setattr(module, "formatRFC2822", module.formatRFC2822)
+    use_locale_free_dates()
+
+    def no_locale_switch(*args):
+        raise AssertionError(f"setlocale{args} called")
+
+    monkeypatch.setattr(locale, "setlocale", no_locale_switch)
+    feed = FeedGenerator()
+    feed.title("Dates")
+    feed.link(href=HOME)
+    feed.description("Dates")
+    feed.lastBuildDate(dates[-1])
+    for number, date in enumerate(dates):
+        entry = feed.add_entry(order="append")
+        entry.title(f"Item {number}")
+        entry.guid(f"tag:example.com,2009:{number}")
+        entry.pubDate(date)
+    channel = etree.fromstring(feed.rss_str()).find("channel")
+    assert [d.text for d in channel.iterfind("item/pubDate")] == expected
+    assert channel.findtext("lastBuildDate") == expected[-1] == "Fri, 31 Jul 2009 23:59:59 -0500"
 
 
 def test_rss_items_have_author_categories_comment_count_and_comment_feed(built) -> None:

@@ -26,9 +26,12 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import date as date_type
+from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import feedgen.entry
+import feedgen.feed
 import nh3
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -995,8 +998,25 @@ def plan_feeds(generators: list[Any]) -> None:
             generator.plan()
 
 
+def format_rfc2822(date: datetime) -> str:
+    """An RSS date, "Tue, 07 Jan 2014 02:27:00 +0000", whatever the process's locale."""
+    return format_datetime(date)  # feedgen's dates are timezone-aware: never "-0000"
+
+
+def use_locale_free_dates() -> None:
+    """Have feedgen write its RSS dates with format_rfc2822.
+
+    feedgen 1.0 formats each date with strftime between two ``setlocale`` calls that switch the
+    whole process to the "C" locale and back: 0.5 s of a 2,000-post build (40,000 comment
+    entries), and not thread-safe (``invoke livereload`` serves pages from a thread while it
+    builds). The standard library's RFC 2822 formatter never looks at the locale.
+    """
+    feedgen.entry.formatRFC2822 = feedgen.feed.formatRFC2822 = format_rfc2822
+
+
 def register() -> None:
     """Connect the plugin's handlers to Pelican's signals."""
+    use_locale_free_dates()
     signals.initialized.connect(check_settings)
     signals.get_generators.connect(add_feeds_generator)
     signals.all_generators_finalized.connect(plan_feeds)
