@@ -77,3 +77,51 @@ def test_a_fork_that_fails_leaves_the_work_here_and_says_why(monkeypatch, caplog
     assert list(tmp_path.iterdir()) == [], "no result file left behind"
     assert "test: cannot fork (Resource temporarily unavailable)" in caplog.text
     assert gc.get_freeze_count() == 0
+
+
+def test_batches_reach_the_parent_while_the_child_still_works(tmp_path):
+    go_on = tmp_path / "go-on"
+
+    def work(sender):
+        sender.send(["first"])
+        deadline = time.monotonic() + 20
+        while not go_on.exists() and time.monotonic() < deadline:  # till the parent has it
+            time.sleep(0.01)
+        sender.send(["second" if go_on.exists() else "only once the child was done"])
+
+    child = Forked.start("test", work, batches=True)
+    batches = child.batches()
+    assert next(batches) == ["first"]
+    go_on.touch()
+    assert list(batches) == [["second"]]
+    assert not os.path.exists(child.result_path) and child.ready is None
+    with pytest.raises(ChildProcessError):  # reaped: no zombie left
+        os.waitpid(child.pid, os.WNOHANG)
+
+
+def test_the_batches_a_child_sent_before_it_died_stay_good():
+    def work(sender):
+        sender.send("kept")
+        os._exit(3)
+
+    child = Forked.start("test", work, batches=True)
+    batches = child.batches()
+    assert next(batches) == "kept"
+    with pytest.raises(ChildFailed, match="status 3"):
+        next(batches)
+    assert not os.path.exists(child.result_path) and child.ready is None
+
+
+def test_a_batch_child_no_longer_wanted_is_killed_and_its_pipe_closed():
+    def work(sender):
+        sender.send(1)
+        time.sleep(60)
+
+    child = Forked.start("test", work, batches=True)
+    batches = child.batches()
+    assert next(batches) == 1
+    batches.close()
+    child.kill()
+    assert child.ready is None and not os.path.exists(child.result_path)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child.pid, os.WNOHANG)

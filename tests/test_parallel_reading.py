@@ -36,6 +36,10 @@ SCRIPT = textwrap.dedent(
                 handle.write(f"{os.getpid()} {os.path.relpath(source_path, root + '/content')}\\n")
             if os.getpid() != parent and mode == "child-exits":
                 os._exit(3)
+            if os.getpid() != parent and mode == "child-exits-later":
+                with open(root + "/reads") as handle:  # its fifth read: two batches sent
+                    if sum(line.split()[0] == str(os.getpid()) for line in handle) == 5:
+                        os._exit(3)
             if os.getpid() != parent and mode == "child-raises":
                 raise RuntimeError("no reading here")
             answer = original_read(self, source_path)
@@ -59,6 +63,7 @@ SCRIPT = textwrap.dedent(
         return original_entries(*args)
 
     comments.read_entries = noted_entries
+    parallel_reading.BATCH = 2 if mode == "child-exits-later" else parallel_reading.BATCH
     original_share = parallel_reading.child_share
 
     def share_with_the_posts_named(posts):
@@ -213,6 +218,19 @@ def test_a_reading_process_that_dies_leaves_the_parent_to_read_its_posts(site):
     assert result["errors"] == []
     assert len(result["by_child"]) == 1  # the first post it tried ended it
     assert len(result["by_parent"]) == 13  # every post, the child's share included
+    build_apart(site, "off", output="single")
+    assert differences(site.root / "single", site.output) == []
+
+
+def test_the_answers_a_reading_process_sent_before_it_died_are_used(site):
+    varied_site(site)
+    result = build_apart(site, "child-exits-later")
+    assert result["errors"] == []
+    by_child = [name for pid, name in result["reads"] if pid != result["pid"]]
+    assert len(by_child) == 5  # two batches of two sent, then it ended on its fifth post
+    assert not set(by_child[:4]) & set(result["by_parent"])  # the parent took those answers
+    assert by_child[4] in result["by_parent"]  # and read the rest itself
+    assert len(result["by_parent"]) == 13 - 4
     build_apart(site, "off", output="single")
     assert differences(site.root / "single", site.output) == []
 

@@ -4,9 +4,9 @@ A clean build converts every post with Python-Markdown, one after the other: at 
 is about a third of the build, on one core. Converting a post depends on nothing but its file and
 the settings, so as soon as the articles generator exists, and before it reads anything, the
 build forks: the child converts the posts the parent would read last, while the parent reads the
-others as usual. When the parent reaches the first post of the child's share it waits for the
-child once, and from then on Pelican's ``MarkdownReader.read`` answers those posts with what the
-child made. Everything else (``Readers.read_file``, the header checks of content_checks, Pelican's
+others as usual. The child hands its answers over in batches, as it makes them: from the first
+post of the child's share on, Pelican's ``MarkdownReader.read`` answers with what the child made,
+waiting for the batch that holds the post when it has not come yet. Everything else (``Readers.read_file``, the header checks of content_checks, Pelican's
 content cache, the Article objects) still happens in the parent, in the usual order.
 
 What comes back is each post's (HTML, metadata). The metadata holds objects that refer to the
@@ -39,15 +39,21 @@ from encounter_habit.forked import Forked
 
 logger = logging.getLogger(__name__)
 
+# The child's answers go over this many posts at a time (about 0.1 s of its work). The parent
+# does Pelican's part for each post the child converted (below) as soon as its batch is there,
+# while the child converts the next: with all the answers in one piece, that part of 1,000 posts
+# (0.4 s) came after the child had finished, with one core idle.
+BATCH = 32
 # A fork costs the parent about 3 ms and a post about 4 ms to convert, but with fewer posts to
 # convert than this the saving is a fraction of a second: not worth a second process (an
 # incremental build after a few edits stays in one).
 DEFAULT_MIN_FILES = 50
 # The child's part of the posts still to convert. The parent also does Pelican's part for every
-# post (header checks, metadata, Article objects): about 0.4 ms a post, against about 4 ms to
-# convert one. At 2,000 posts an even split left the child idle for 0.7 s at the end, and 56%
-# left the parent waiting 0.3-0.8 s for it; 53% is about even.
-CHILD_SHARE = 0.53
+# post (header checks, metadata, Article objects): about 0.4 ms a post, against about 2.4 ms to
+# convert one. The two are even when 2.4 * parent's = 2.4 * child's + 0.4 * all, at 58% for
+# the child. (Before the answers came in batches, 53% was best: the parent's part for the
+# child's posts could only start once the child had finished them all.)
+CHILD_SHARE = 0.58
 SETTINGS_ID = "settings"
 
 _child: dict | None = None  # the child under way: see fork_reading
@@ -154,15 +160,19 @@ def fork_reading(generator) -> None:
     if not share:
         return
     reads = [(path, reader.read) for path, reader in share]
-    process = Forked.start("parallel-reading", lambda result: run_child(reads, result, settings))
+    process = Forked.start(
+        "parallel-reading", lambda sender: run_child(reads, sender, settings), batches=True
+    )
     if process is None:  # (Forked says why) the parent reads every post
         return
     child = {
         "process": process,
+        "batches": process.batches(lambda handle: SharedUnpickler(handle, settings).load()),
         "generator": generator,
         "share": {path for path, _reader in share},
         "count": len(share),
-        "answers": None,
+        "answers": {},
+        "converted": 0,
         "readers": [],
     }
     for reader in {id(reader): reader for _path, reader in share}.values():
@@ -174,9 +184,15 @@ def fork_reading(generator) -> None:
     )
 
 
-def run_child(share: list, result, settings: dict) -> None:
-    """The child's work: convert its posts and write down the answers (then it exits)."""
+def run_child(share: list, sender, settings: dict) -> None:
+    """The child's work: convert its posts and send the answers, a batch at a time, then a
+    last batch with how long that took (then it exits)."""
     import resource  # Unix only, as fork is
+
+    def send(answers: dict, report: dict | None = None) -> None:
+        sender.send(
+            (answers, report), lambda batch, result: SharedPickler(result, settings).dump(batch)
+        )
 
     started = time.perf_counter()
     captured = Captured()
@@ -197,12 +213,14 @@ def run_child(share: list, result, settings: dict) -> None:
             continue
         if not captured.records:
             answers[path] = (before, answer)
+        if len(answers) == BATCH:
+            send(answers)
+            answers = {}
     report = {
-        "answers": answers,
         "seconds": time.perf_counter() - started,
         "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
-    SharedPickler(result, settings).dump(report)
+    send(answers, report)
 
 
 def answer_from_child(read, child: dict):
@@ -211,7 +229,7 @@ def answer_from_child(read, child: dict):
     def read_or_recall(source_path):
         if source_path in child["share"]:
             child["share"].discard(source_path)
-            state, answer = child_answers(child).pop(source_path, (None, None))
+            state, answer = child_answer(child, source_path)
             # A post saved since the child read it is read again: Pelican's cache notes the
             # file's stamp of now, so it must hold the text of now.
             if answer is not None and state == file_state(source_path):
@@ -230,38 +248,37 @@ def file_state(path: str) -> tuple[int, int, int] | None:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-def child_answers(child: dict) -> dict:
-    """Wait for the child once and load its answers; empty (read them here) if it failed."""
-    if child["answers"] is not None:
-        return child["answers"]
-    started = time.perf_counter()
-    settings = child["generator"].settings
-    answers = {}
-    try:
-        process = child["process"]
-        report = process.result(lambda handle: SharedUnpickler(handle, settings).load())
-        answers = report["answers"]
-        logger.debug(
-            "parallel_reading: waited %.2f s for process %d (%d of %d posts converted in %.2f s, "
-            "peak %d MB), loaded its answers in %.2f s",
-            process.waited,
-            process.pid,
-            len(answers),
-            child["count"],
-            report["seconds"],
-            report["peak_kb"] // 1024,
-            time.perf_counter() - started - process.waited,
-        )
-    except Exception as exc:  # whatever went wrong there, the posts can still be read here
-        logger.info(
-            "parallel_reading: the reading process gave no answers (%s); reading its %d posts here",
-            exc,
-            child["count"],
-        )
-    finally:
-        child["process"] = None
-    child["answers"] = answers
-    return answers
+def child_answer(child: dict, path: str) -> tuple:
+    """The child's (file state, answer) for ``path``, waiting for its batches until the answer
+    has come or the child has ended; (None, None) if it never comes (read it here)."""
+    answers = child["answers"]
+    while path not in answers and child["batches"] is not None:
+        try:
+            batch, report = next(child["batches"])
+        except StopIteration:
+            child["batches"] = None
+        except Exception as exc:  # whatever went wrong there, the posts can still be read here
+            child["batches"] = None
+            logger.info(
+                "parallel_reading: the reading process gave no more answers (%s); reading the "
+                "rest of its posts here",
+                exc,
+            )
+        else:
+            answers.update(batch)
+            child["converted"] += len(batch)
+            if report is not None:
+                logger.debug(
+                    "parallel_reading: waited %.2f s in all for process %d (%d of %d posts "
+                    "converted in %.2f s, peak %d MB)",
+                    child["process"].waited,
+                    child["process"].pid,
+                    child["converted"],
+                    child["count"],
+                    report["seconds"],
+                    report["peak_kb"] // 1024,
+                )
+    return answers.pop(path, (None, None))
 
 
 def finish_reading(generator) -> None:
@@ -278,11 +295,10 @@ def end_child(child: dict) -> None:
     for reader in child["readers"]:
         del reader.read  # the class's own again, for later reads (a live rebuild)
     child["readers"] = []
-    if (
-        child["process"] is not None
-    ):  # none of its posts was asked for (content_checks skipped them)
+    if child["batches"] is not None:  # some of its posts were never asked for (content_checks
+        child["batches"].close()  # skipped them): end it
+        child["batches"] = None
         child["process"].kill()
-        child["process"] = None
     child["answers"] = {}
 
 
