@@ -63,6 +63,23 @@ SCRIPT = textwrap.dedent(
         return original_entries(*args)
 
     comments.read_entries = noted_entries
+    if mode == "slow-cache":  # the child takes a second to write its cache
+        import time
+        original_save, original_ahead = comments._save_cache, comments.entries_read_ahead
+
+        def slow_save(*args):
+            time.sleep(1)
+            original_save(*args)
+            with open(root + "/comment-events", "a") as handle:
+                handle.write(f"cache-saved {time.time()}\\n")
+
+        def noted_ahead(*args):
+            found = original_ahead(*args)
+            with open(root + "/comment-events", "a") as handle:
+                handle.write(f"entries-taken {time.time()}\\n")
+            return found
+
+        comments._save_cache, comments.entries_read_ahead = slow_save, noted_ahead
     parallel_reading.BATCH = 2 if mode == "child-exits-later" else parallel_reading.BATCH
     original_share = parallel_reading.child_share
 
@@ -290,3 +307,14 @@ def test_a_comment_reading_process_that_dies_leaves_the_parent_to_read_them(site
     assert result["comments_read_by"] == ["child", "parent"]
     assert result["errors"] == single["errors"]
     assert differences(site.root / "single", site.output) == []
+
+
+def test_the_parent_takes_the_comments_before_the_child_has_written_their_cache(site):
+    varied_site(site)
+    build_apart(site, "slow-cache")
+    events = [line.split() for line in (site.root / "comment-events").read_text().splitlines()]
+    assert [name for name, _ in events] == ["entries-taken", "cache-saved"]
+    assert float(events[0][1]) < float(events[1][1]) - 0.5  # it did not wait for the cache
+    assert list((site.root / "output-cache").rglob("comments.pickle"))  # before the build ended
+    again = build_apart(site, "forked", output="again")
+    assert differences(site.root / "again", site.output) == []
