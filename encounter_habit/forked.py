@@ -3,7 +3,7 @@
 A child may also hand its result over in batches (``Forked.start(..., batches=True)``): each
 batch can be read by the parent as soon as it is sent, while the child works on the next.
 
-Three parts of a build fork helpers: parallel_reading (half of the posts converted), comments
+Three parts of a build fork helpers: parallel_reading (most of the posts converted), comments
 (the comment files read while the posts are) and parallel_output (emails and feeds written while
 the pages are). Each needs the same care, kept here once:
 

@@ -1,4 +1,4 @@
-"""Parallel reading: half of the posts are converted from Markdown by a second process.
+"""Parallel reading: more than half of the posts are converted from Markdown by a second process.
 
 A clean build converts every post with Python-Markdown, one after the other: at 2,000 posts that
 is about a third of the build, on one core. Converting a post depends on nothing but its file and
@@ -6,8 +6,9 @@ the settings, so as soon as the articles generator exists, and before it reads a
 build forks: the child converts the posts the parent would read last, while the parent reads the
 others as usual. The child hands its answers over in batches, as it makes them: from the first
 post of the child's share on, Pelican's ``MarkdownReader.read`` answers with what the child made,
-waiting for the batch that holds the post when it has not come yet. Everything else (``Readers.read_file``, the header checks of content_checks, Pelican's
-content cache, the Article objects) still happens in the parent, in the usual order.
+waiting for the batch that holds the post when it has not come yet. Everything else
+(``Readers.read_file``, the header checks of content_checks, Pelican's content cache, the Article
+objects) still happens in the parent, in the usual order.
 
 What comes back is each post's (HTML, metadata). The metadata holds objects that refer to the
 settings dict (tags, authors, the category); they are pickled with that dict left out and tied
@@ -44,13 +45,13 @@ logger = logging.getLogger(__name__)
 # while the child converts the next: with all the answers in one piece, that part of 1,000 posts
 # (0.4 s) came after the child had finished, with one core idle.
 BATCH = 32
-# A fork costs the parent about 3 ms and a post about 4 ms to convert, but with fewer posts to
+# A fork costs the parent about 3 ms and a post 2.5 to 4 ms to convert, but with fewer posts to
 # convert than this the saving is a fraction of a second: not worth a second process (an
 # incremental build after a few edits stays in one).
 DEFAULT_MIN_FILES = 50
 # The child's part of the posts still to convert. The parent also does Pelican's part for every
 # post (header checks, metadata, Article objects): about 0.4 ms a post, against about 2.4 ms to
-# convert one. The two are even when 2.4 * parent's = 2.4 * child's + 0.4 * all, at 58% for
+# convert one. The two are even when 2.4 * parent's + 0.4 * all = 2.4 * child's, at 58% for
 # the child. (Before the answers came in batches, 53% was best: the parent's part for the
 # child's posts could only start once the child had finished them all.)
 CHILD_SHARE = 0.58
