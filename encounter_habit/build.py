@@ -139,9 +139,8 @@ def build_site(
                 table=keep["table"],
                 folders=keep["folders"],
             )
-        parallel = settings.get("PARALLEL_READING", True) is not False
-        scan = inputs.StartScan(roots, settings_folder, skip, started_ns, scans, parallel=parallel)
-    try:
+        scan = inputs.StartScan(roots, settings_folder, skip, started_ns, scans)
+    with scan or contextlib.nullcontext():
         report = build_into(
             settings,
             output,
@@ -151,12 +150,10 @@ def build_site(
             keep=keep,
             before_reading=scan.take if scan else None,
         )
-    finally:
-        if scan:
-            scan.cancel()  # a build that failed before it read anything
     stamp = None
-    if scan:
-        stamp = save_stamp(stamp_file, report, roots, settings_folder, skip, scan.take(), output)
+    scanned = scan.inputs() if scan else None
+    if scanned:
+        stamp = save_stamp(stamp_file, report, roots, settings_folder, skip, scanned, output)
     if keep is not None:
         keep.update(settings=settings, output=output, staging=staging)
         keep.update(stamp=stamp, stamp_file=stamp_file)

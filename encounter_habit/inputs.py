@@ -15,16 +15,16 @@ and compared by content at the next build.
 
 from __future__ import annotations
 
-import contextlib
+import bisect
 import datetime as dt
 import hashlib
 import json
 import marshal
 import os
-import pickle
 import sys
 import sysconfig
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,13 +92,25 @@ def scan(
     return digest_of(table, folders), recent
 
 
-def digest_of(table: Table, folders: set[str]) -> str:
-    """The digest :func:`scan` gives of the folders and files it found (in no particular order)."""
+def digest_of(table: Table, folders: set[str], blocks: Iterable[tuple[str, str]] = ()) -> str:
+    """The digest :func:`scan` gives of the folders and files it found (in no particular order).
+
+    ``blocks`` are the files of other folders, as (the folder, its :func:`stat_lines`): those of
+    one folder are a run of the sorted lines, which goes where the folder's path sorts.
+    """
     h = hashlib.blake2b(digest_size=16)
     h.update("\n".join(sorted(folders)).encode("utf-8", "surrogateescape"))
-    lines = [f"{path}\0{stat:x}" for path, stat in sorted(table.items())]
+    lines = stat_lines(table)
+    for folder, block in blocks:
+        if block:
+            lines.insert(bisect.bisect_left(lines, folder + os.sep), block)
     h.update("\n".join(lines).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
+
+
+def stat_lines(table: Table) -> list[str]:
+    """A line for each file's path and stat, sorted."""
+    return [f"{path}\0{stat:x}" for path, stat in sorted(table.items())]
 
 
 def refresh(table: Table, folders: set[str], paths: set[str]) -> None:
@@ -349,15 +361,119 @@ def next_publication(context: dict) -> float | None:
     return soonest.timestamp() if soonest else None
 
 
+class ReaderStamps:
+    """The stamps of the files under one folder of the content, taken by the reader that reads
+    them (see :class:`StartScan`).
+
+    At 2,000 posts the comment archive is 40,000 of the content's 42,000 files, and the comments
+    plugin opens and fstats each one as it reads it. Stamped from those fstats, the files need no
+    scan of their own: that scan cost the start of a clean build a third of a second with one core
+    idle. The fstat of an open file is the stat of exactly what was read. What a reader stamps
+    equals what :func:`scan` finds under the folder: the folders it walks, the files (links
+    followed, dangling ones left out) and the racy ones, hashed from the bytes read.
+    """
+
+    def __init__(self, root: str, skip: tuple[str, ...] = (), recent_ns: int | None = None):
+        self.root, self.skip, self.recent_ns = root, skip, recent_ns
+        self.table: Table = {}
+        self.folders: set[str] = set()
+        self.hashes: dict[str, str] = {}
+        self.complete = False  # every folder walked, and nothing unreadable on the way
+        self.lines = ""  # the table as joined stat_lines, once sealed
+
+    def walk(self) -> Iterator[tuple[str, list[str]]]:
+        """(folder, the names of its files) for every folder under the root, top-down as
+        os.walk goes. What is neither a file nor a folder to go into (a link to a folder) is
+        stamped here: the reader has nothing to read in it."""
+        pending, unreadable = [self.root], False
+        while pending:
+            folder = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError:  # left out, as os.walk does; a scan would fail on it
+                unreadable = True
+                continue
+            self.folders.add(folder)
+            files, below = [], []
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIPPED_FOLDERS and entry.path not in self.skip:
+                        below.append(entry.path)
+                elif entry.is_dir():
+                    self.stat(entry.path)
+                else:
+                    files.append(entry.name)
+            pending.extend(reversed(below))
+            yield folder, files
+        self.complete = not unreadable
+
+    def stamp(self, path: str, st: os.stat_result, data: bytes | None = None) -> None:
+        """Note a file's stat, taken as it was read (``data``: the bytes read)."""
+        self.table[path] = pack(st)
+        if self.recent_ns is not None and st.st_mtime_ns >= self.recent_ns:
+            self.hashes[path] = (
+                hashlib.blake2b(data, digest_size=16).hexdigest()
+                if data is not None
+                else _digest_file(path)
+            )
+
+    def seal(self) -> ReaderStamps:
+        """The table turned into the lines the content's digest is made of. Sealed in the reading
+        process, which is done with the build's critical work, the 40,000 comment files' lines
+        cost the build's end nothing and travel to it as one string."""
+        if self.table:
+            self.lines, self.table = "\n".join(stat_lines(self.table)), {}
+        return self
+
+    def stat(self, path: str) -> None:
+        """Stamp a file the reader does not read (or could not)."""
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):  # gone, or a dangling link
+            return
+        except OSError:
+            self.complete = False
+            return
+        self.stamp(path, st)
+
+
+_started: StartScan | None = None  # the scan of the build under way (see StartScan.leave)
+
+
+def leave_to_reader(folder: str | os.PathLike) -> None:
+    """A plugin that will read every file under ``folder`` in this build (before its stamp is
+    saved) stamps them itself: the start scan leaves them out (see :class:`ReaderStamps`).
+    Called as Pelican starts, before it reads any content; a no-op outside a build."""
+    if _started is not None:
+        _started.leave(folder)
+
+
+def reader_stamps(folder: str | os.PathLike) -> ReaderStamps | None:
+    """What the reader of ``folder`` fills as it reads: None if the build wants no stamps."""
+    if _started is None:
+        return None
+    return _started.readers.get(os.path.realpath(folder))
+
+
+def stamps_read(stamps: ReaderStamps | None) -> None:
+    """Stamps a reader filled in another process (the comments plugin reads in a child)."""
+    if _started is None or stamps is None:
+        return
+    wanted = _started.readers.get(stamps.root)
+    if wanted is not None and wanted.recent_ns == stamps.recent_ns:  # of this build, not another
+        _started.readers[stamps.root] = stamps
+
+
 class StartScan:
     """The inputs of a build, scanned as it starts, for the stamp saved once it has succeeded.
 
-    At 2,000 posts the content holds 42,000 files (the comments): scanning them took a third of
-    a second at the start of a clean build, with one core busy. Pelican's own start (importing
-    the plugins, making the generators) reads no content, so a child process scans the content
-    meanwhile. :meth:`take` is called before Pelican reads any content (see build_site): every
-    stat is still taken before its file is read, as a scan in this process would be. The other
-    roots are scanned at once, before Pelican imports the plugins among them.
+    The theme, plugin and package folders are scanned at once, before Pelican imports the plugins
+    among them; the content by :meth:`take`, once Pelican has started and before it reads any
+    content (see build_site): every stat is taken before its file is read. A folder a plugin reads
+    whole and stamps itself (:func:`leave_to_reader`) is left out of that scan, and its stamps are
+    added by :meth:`inputs` once the build is done. Only one StartScan is active at a time.
     """
 
     def __init__(
@@ -367,47 +483,77 @@ class StartScan:
         skip: list[str],
         started_ns: int,
         scans: dict,
-        *,
-        parallel: bool,
     ) -> None:
         self.roots, self.settings_folder, self.skip = roots, settings_folder, skip
         self.started_ns, self.scans = started_ns, scans
         self.content = (roots[0], tuple(skip))  # roots_of puts the content first
+        self.readers: dict[str, ReaderStamps] = {}
         self.taken: tuple | None = None
-        self.child = None
-        if self.content not in scans and parallel:
-            from encounter_habit import shares
-            from encounter_habit.forked import Forked
-
-            if shares.can_fork(True):
-                self.child = Forked.start("input-scan", self._scan_into)
         for root in roots[1:]:
             if (root, self.content[1]) not in scans:
                 scans[root, self.content[1]] = self._scan(root)
 
-    def _scan(self, root: str) -> tuple[str, list[str]]:
-        return scan(root, skip=self.content[1], recent_ns=self.started_ns - RACY_NS)
+    def _scan(self, root: str, skip: tuple[str, ...] = (), **found) -> tuple[str, list[str]]:
+        return scan(root, skip=self.content[1] + skip, recent_ns=self.started_ns - RACY_NS, **found)
 
-    def _scan_into(self, result) -> None:
-        pickle.dump(self._scan(self.content[0]), result, protocol=pickle.HIGHEST_PROTOCOL)
+    def __enter__(self) -> StartScan:
+        global _started
+        _started = self
+        return self
 
-    def take(self) -> tuple:
-        """What :func:`take` gives for the stamp, once: with the child's scan of the content, or
-        one made now if there is no child (or it failed)."""
-        if self.taken is None:
-            child, self.child = self.child, None
-            if child is not None:
-                from encounter_habit.forked import ChildFailed
+    def __exit__(self, *exc) -> None:
+        global _started
+        _started = None
 
-                with contextlib.suppress(ChildFailed):  # else take() scans it, as if unforked
-                    self.scans[self.content] = child.result()
-            self.taken = take(
-                self.roots, self.settings_folder, self.skip, self.started_ns, self.scans
+    def leave(self, folder: str | os.PathLike) -> None:
+        """Leave ``folder`` to its reader if it is a folder of the content that a scan would go
+        into, and the content is still to be scanned."""
+        if self.taken is not None or self.content in self.scans:
+            return
+        root = self.content[0]
+        real = os.path.realpath(folder)
+        relative = os.path.relpath(real, root)
+        if relative == os.curdir or relative.split(os.sep)[0] == os.pardir:
+            return
+        inside = root
+        for part in relative.split(os.sep):  # a scan goes into each folder on the way down
+            inside = os.path.join(inside, part)
+            if part in SKIPPED_FOLDERS or inside in self.content[1] or not os.path.isdir(inside):
+                return
+        self.readers[real] = ReaderStamps(real, self.content[1], self.started_ns - RACY_NS)
+
+    def take(self) -> None:
+        """Scan the content, but for the folders left to their readers; hash the racy files
+        (all before any content is read)."""
+        if self.taken is not None:
+            return
+        table: Table = {}
+        folders: set[str] = set()
+        if self.content not in self.scans:
+            digest, recent = self._scan(
+                self.content[0], tuple(self.readers), table=table, folders=folders
             )
-        return self.taken
+            # with folders left out, the content's digest is made once their readers are done
+            self.scans[self.content] = ("" if self.readers else digest, recent)
+        self.taken = (
+            *take(self.roots, self.settings_folder, self.skip, self.started_ns, self.scans),
+            table,
+            folders,
+        )
 
-    def cancel(self) -> None:
-        """End the child if the build ended before it took the scan (it failed early)."""
-        child, self.child = self.child, None
-        if child is not None:
-            child.kill()
+    def inputs(self) -> tuple | None:
+        """What :func:`take` gives for the stamp, with the readers' stamps; None if a reader did
+        not stamp its whole folder (then no stamp can be saved)."""
+        self.take()
+        stats, modules, hashes, table, folders = self.taken
+        if self.readers:
+            if not all(stamps.complete for stamps in self.readers.values()):
+                return None
+            blocks = []
+            for root, stamps in self.readers.items():
+                folders |= stamps.folders
+                hashes.update(stamps.hashes)
+                blocks.append((root, stamps.seal().lines))
+            stats[self.content[0]] = digest_of(table, folders, blocks)
+            self.scans[self.content] = (stats[self.content[0]], self.scans[self.content][1])
+        return stats, modules, hashes

@@ -436,15 +436,22 @@ def test_comment_files_are_read_as_text_mode_would(comments_module, tmp_path) ->
         assert comments_module.decode(data) == path.read_text(encoding="utf-8-sig")
 
 
-def test_a_comment_file_is_read_with_the_stamp_the_cache_compares(comments_module, tmp_path):
+def test_a_comment_file_is_read_with_the_stat_the_cache_and_the_stamp_compare(
+    comments_module, tmp_path
+):
     path = tmp_path / "c.md"
     path.write_bytes(b"Author: A\n\n" + b"x" * 70_000)  # more than one read's worth of pages
-    data, stamp = comments_module.read_stamped(str(path))
+    data, stat = comments_module.read_stamped(str(path))
     assert data == path.read_bytes()
-    assert stamp == (path.stat().st_mtime_ns, path.stat().st_size)
+    assert (stat.st_mtime_ns, stat.st_size, stat.st_ino) == (
+        path.stat().st_mtime_ns,
+        path.stat().st_size,
+        path.stat().st_ino,
+    )
     empty = tmp_path / "empty.md"
     empty.write_bytes(b"")
-    assert comments_module.read_stamped(str(empty)) == (b"", (empty.stat().st_mtime_ns, 0))
+    data, stat = comments_module.read_stamped(str(empty))
+    assert (data, stat.st_size, stat.st_mtime_ns) == (b"", 0, empty.stat().st_mtime_ns)
 
 
 def test_a_changed_comment_is_read_again_and_an_unchanged_one_comes_from_the_cache(

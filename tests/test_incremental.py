@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import re
 import shutil
@@ -360,55 +361,75 @@ def test_editing_a_chapter_remakes_what_shows_its_outline(tmp_path):
     ws.assert_same_as_clean("edit a chapter")
 
 
-START_SCAN = """
-import json, os, sys, time
-from encounter_habit import inputs
-
-content, theme, case = sys.argv[1], sys.argv[2], sys.argv[3]
-roots, started = [content, theme], time.time_ns()
-
-
-def start(parallel):
-    return inputs.StartScan(roots, theme, [], started, {}, parallel=parallel)
-
-
-here = start(False).take()
-if case == "broken":  # the child fails: the parent scans the content itself
-    inputs.StartScan._scan_into = lambda self, result: os._exit(3)
-scan = start(True)
-forked, result_path = scan.child is not None, scan.child.result_path if scan.child else ""
-if case == "cancel":
-    scan.cancel()
-    print(json.dumps({"forked": forked, "left": os.path.exists(result_path)}))
-else:
-    print(json.dumps({"forked": forked, "same": scan.take() == here, "left": os.path.exists(result_path)}))
-"""
+def awkward_comments(content: Path) -> Path:
+    """The generated comment archive, with what a scan must treat just so: a file that is no
+    comment, a link to a file, a link to a folder, a dangling link, a folder scans leave out,
+    an unreadable comment and a nested folder."""
+    comments = content / "comments"
+    first = sorted(p for p in comments.iterdir() if p.is_dir())[0]
+    (first / "notes.txt").write_text("not a comment\n")
+    (first / "linked.md").symlink_to(next(first.glob("*.md")))
+    (first / "folder-link").symlink_to(content / "posts")
+    (first / "gone.md").symlink_to(first / "nowhere.md")
+    (first / "__pycache__").mkdir()
+    (first / "__pycache__" / "x.pyc").write_bytes(b"x")
+    (first / "broken.md").write_bytes(b"\xff\xfe not UTF-8")
+    (first / "deeper").mkdir()
+    (first / "deeper" / "comment-009.md").write_text((next(first.glob("comment-*.md"))).read_text())
+    return comments
 
 
-@pytest.mark.parametrize("case", ["ok", "broken", "cancel"])
-def test_the_content_scanned_beside_pelicans_start_is_the_scan_made_here(tmp_path, case):
-    """In a fresh interpreter: a test process with threads (Playwright's) would never fork."""
-    content = generate(5, tmp_path)
-    found = json.loads(
-        subprocess.run(
-            [sys.executable, "-c", START_SCAN, str(content), str(ROOT / "theme"), case],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        ).stdout
-    )
-    assert found["forked"], "a child scanned the content"
-    assert not found["left"], "its result file is removed"
-    if case != "cancel":
-        assert found["same"], "digests, settings modules and racy hashes equal a scan made here"
+def test_a_folder_stamped_by_its_reader_gives_the_digest_of_a_scan(tmp_path):
+    """The comments plugin stamps its files as it reads them (fstat of the open file); the start
+    scan leaves them out. The stamp's inputs equal a scan of everything, racy hashes included."""
+    from comments.comments import read_entries
+
+    content = generate(3, tmp_path)
+    comments = awkward_comments(content)
+    roots, started = [str(content.resolve()), str(ROOT / "theme")], time.time_ns()
+    everything = inputs.StartScan(roots, str(ROOT / "theme"), [], started, {}).inputs()
+    assert everything[2], "the files just written are racy: their bytes are hashed"
+
+    def stamped_by_reader(in_child: bool):
+        with inputs.StartScan(roots, str(ROOT / "theme"), [], started, {}) as scan:
+            inputs.leave_to_reader(comments)
+            assert list(scan.readers) == [str(comments.resolve())]
+            scan.take()
+            stamps = inputs.reader_stamps(comments)
+            read_entries(comments, None, stamps=stamps)
+            if in_child:  # as the comments child sends them: sealed, pickled
+                inputs.stamps_read(pickle.loads(pickle.dumps(stamps.seal())))
+        return scan.inputs()
+
+    assert stamped_by_reader(in_child=False) == everything
+    assert stamped_by_reader(in_child=True) == everything
 
 
-def test_a_build_with_the_content_scanned_by_a_child_is_unchanged_the_next_time(tmp_path):
-    """The stamp the child's scan went into agrees with the next build's own scan."""
+def test_without_its_readers_stamps_a_build_saves_no_stamp(tmp_path):
+    """A folder left to a reader that never read it (or stamps of another build) cannot be
+    vouched for: no stamp, and the next build runs."""
+    content = generate(2, tmp_path)
+    roots, started = [str(content.resolve())], time.time_ns()
+    with inputs.StartScan(roots, str(ROOT / "theme"), [], started, {}) as scan:
+        inputs.leave_to_reader(content / "comments")
+        inputs.leave_to_reader(content / "nowhere")  # not a folder: scanned as usual
+        inputs.leave_to_reader(tmp_path)  # not inside the content
+        assert list(scan.readers) == [str((content / "comments").resolve())]
+        scan.take()
+        other = inputs.ReaderStamps(str((content / "comments").resolve()), (), started - 1)
+        list(other.walk())
+        inputs.stamps_read(other.seal())  # another build's
+        assert scan.inputs() is None
+
+
+def test_a_build_with_the_comments_stamped_by_their_reader_is_unchanged_the_next_time(tmp_path):
+    """In a fresh interpreter, where the comments are read (and stamped) by a child: the stamp
+    agrees with the next build's own scan, and with a scan of the whole content."""
     ws = Workspace(tmp_path, posts=4)
+    awkward_comments(ws.content)
     script = (
         "import json, sys\n"
+        "from encounter_habit import inputs\n"
         "from encounter_habit.build import build_site\n"
         "reports = [build_site(sys.argv[1], json.loads(sys.argv[2])) for _ in range(2)]\n"
         "print(json.dumps([[r.unchanged, r.made] for r in reports]))\n"
@@ -424,6 +445,9 @@ def test_a_build_with_the_content_scanned_by_a_child_is_unchanged_the_next_time(
     (first_unchanged, first_made), (second_unchanged, second_made) = json.loads(found)
     assert not first_unchanged and first_made > 20
     assert second_unchanged and second_made == 0
+    stamp = inputs.Stamp.load(inputs.stamp_path(ROOT / "pelicanconf.py", overrides))
+    content = os.path.realpath(ws.content)
+    assert stamp.inputs[content] == inputs.scan(content, skip=tuple(stamp.skip))[0]
 
 
 def test_the_files_under_a_folder_are_those_os_walk_lists(tmp_path):

@@ -55,12 +55,12 @@ SCRIPT = textwrap.dedent(
     import comments.comments as comments
     original_entries = comments.read_entries
 
-    def noted_entries(*args):
+    def noted_entries(*args, **kwargs):
         with open(root + "/comment-reads", "a") as handle:
             handle.write(f"{os.getpid()}\\n")
         if os.getpid() != parent and mode == "comments-child-exits":
             os._exit(3)
-        return original_entries(*args)
+        return original_entries(*args, **kwargs)
 
     comments.read_entries = noted_entries
     if mode == "slow-cache":  # the child takes a second to write its cache

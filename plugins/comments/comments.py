@@ -35,7 +35,7 @@ import nh3
 from markupsafe import escape
 from pelican import signals
 
-from encounter_habit import incremental, live, shares
+from encounter_habit import incremental, inputs, live, shares
 from encounter_habit.forked import ChildFailed, Forked
 
 logger = logging.getLogger(__name__)
@@ -295,19 +295,22 @@ def read_entries(
     root: Path,
     cache_file: Path | None = None,
     before_saving: Callable[[dict[str, list[Entry]]], None] | None = None,
+    stamps: inputs.ReaderStamps | None = None,
 ) -> dict[str, list[Entry]]:
     """What every comment file under root holds, as plain data: {post slug: entries}.
 
     Rendering a comment (Markdown, then nh3) is most of the cost, so parsed comments are kept in
     ``cache_file`` by each file's size and modification time, and only new or changed files are
     read again. A cached comment's problems are said again on every build. ``before_saving``
-    gets the entries before that cache is written.
+    gets the entries before that cache is written. ``stamps`` gets every file's stat, taken as
+    it is read, for the build's stamp (see encounter_habit.inputs.ReaderStamps).
     """
     cache = _load_cache(cache_file)
-    reader = FolderReader(cache)
+    reader = FolderReader(cache, stamps)
+    walker = stamps or inputs.ReaderStamps(str(root))
     found: dict[str, list[Entry]] = {}
-    for folder, _dirs, files in os.walk(root):
-        slug = os.path.relpath(folder, root).replace(os.sep, "/")
+    for folder, files in walker.walk():
+        slug = os.path.relpath(folder, walker.root).replace(os.sep, "/")
         found[slug] = reader.entries(folder, slug, files)
     if before_saving is not None:
         before_saving(found)
@@ -355,16 +358,22 @@ Entry = tuple[tuple | None, list[str]]
 class FolderReader:
     """Reads the comment files of one folder after another, through the parsed-comment cache."""
 
-    def __init__(self, cache: dict) -> None:
+    def __init__(self, cache: dict, stamps: inputs.ReaderStamps | None = None) -> None:
         self.cache = cache
+        self.stamps = stamps
         self.fresh: dict[str, tuple[tuple[int, int], tuple, list[str]]] = {}
         self.renderer: BodyRenderer | None = None
         self.changed = False
 
     def entries(self, folder: str, slug: str, files: list[str]) -> list[Entry]:
         entries: list[Entry] = []
-        for name in sorted(name for name in files if name.endswith(".md")):
+        stamps = self.stamps
+        for name in sorted(files):
             path = os.path.join(folder, name)
+            if not name.endswith(".md"):
+                if stamps:
+                    stamps.stat(path)
+                continue
             shown = f"{slug}/{name}"
             try:
                 entry = self.cache.get(shown)
@@ -372,13 +381,22 @@ class FolderReader:
                     stat = os.stat(path)
                     if entry[0] != (stat.st_mtime_ns, stat.st_size):
                         entry = None
+                    elif stamps:
+                        stamps.stamp(path, stat)
                 if entry is None:
-                    data, stamp = read_stamped(path)
+                    data, stat = read_stamped(path)
+                    if stamps:
+                        stamps.stamp(path, stat, data)
                     self.renderer = self.renderer or BodyRenderer()
                     stem = name[:-3] if name != ".md" else name  # Path(name).stem
-                    entry = (stamp, *parse_comment(decode(data), stem, shown, self.renderer))
+                    entry = (
+                        (stat.st_mtime_ns, stat.st_size),
+                        *parse_comment(decode(data), stem, shown, self.renderer),
+                    )
                     self.changed = True
             except (OSError, UnicodeDecodeError) as exc:
+                if stamps and path not in stamps.table:  # a file it could not open or decode
+                    stamps.stat(path)
                 entries.append(
                     (None, [f"comments: {shown}: cannot read the file ({exc}); skipped"])
                 )
@@ -388,8 +406,8 @@ class FolderReader:
         return entries
 
 
-def read_stamped(path: str) -> tuple[bytes, tuple[int, int]]:
-    """A file's bytes and its (modification time, size) stamp, from one open file.
+def read_stamped(path: str) -> tuple[bytes, os.stat_result]:
+    """A file's bytes and its stat, from one open file.
 
     At 40,000 comment files, os.open, fstat and one read cost half of os.stat plus open().
     """
@@ -404,7 +422,7 @@ def read_stamped(path: str) -> tuple[bytes, tuple[int, int]]:
             data = b"".join(chunks)
     finally:
         os.close(handle)
-    return data, (stat.st_mtime_ns, stat.st_size)
+    return data, stat
 
 
 def _load_cache(cache_file: Path | None) -> dict:
@@ -640,15 +658,19 @@ def read_ahead(generator: Any) -> None:
     def read_into(sender) -> None:
         # The entries go to the parent before the cache is written: at 2,000 posts writing it
         # took 0.15 s, which the parent, done with the posts, spent waiting.
-        read_entries(root, cache_file, lambda found: sender.send(found, dump_entries))
+        # The stamps of the files go last: the parent wants them only once the build is done.
+        stamps = inputs.reader_stamps(root)
+        read_entries(root, cache_file, lambda found: sender.send(found, dump_entries), stamps)
+        if stamps is not None:
+            sender.send(stamps.seal(), dump_entries)
 
     process = Forked.start("comments", read_into, batches=True)
     if process is not None:
         _ahead = {"process": process, "generator": generator}
 
 
-def dump_entries(found: dict[str, list[Entry]], file: Any) -> None:
-    pickle.dump(found, file, protocol=pickle.HIGHEST_PROTOCOL)
+def dump_entries(read: dict[str, list[Entry]] | inputs.ReaderStamps, file: Any) -> None:
+    pickle.dump(read, file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def entries_read_ahead(generator: Any) -> dict[str, list[Entry]] | None:
@@ -671,14 +693,14 @@ def entries_read_ahead(generator: Any) -> dict[str, list[Entry]] | None:
 
 
 def end_saving(*_args: Any) -> None:
-    """Wait for the child that writes the comment cache (a failure only costs a slower build
-    next time: the comments are read again)."""
+    """Wait for the child that writes the comment cache, and take the stamps it sends last (a
+    failure only costs a slower build next time: the comments are read again, the site built)."""
     global _saving
     saving, _saving = _saving, None
     if saving is not None:
         try:
-            for _ in saving:  # none left: this waits for the child to end
-                pass
+            for stamps in saving:
+                inputs.stamps_read(stamps)
         except ChildFailed as exc:
             logger.debug("comments: the comment cache was not saved (%s)", exc)
 
@@ -692,13 +714,21 @@ def end_ahead(*_args: Any) -> None:
     end_saving()
 
 
+def leave_stamps_to_reader(pelican: Any) -> None:
+    """The comment files are all read, and each fstat-ed as it is: the build's stamp takes their
+    stats from there rather than from a scan of its own (see encounter_habit.inputs)."""
+    inputs.leave_to_reader(
+        Path(pelican.settings["PATH"]) / comment_settings(pelican.settings)["path"]
+    )
+
+
 def attach_comments(generator: Any) -> None:
     """Attach comments, pingbacks and comment_count to every article from one read of the tree."""
     config = comment_settings(generator.settings)
     root, cache_file = comment_files(generator)
     found = entries_read_ahead(generator)
     if found is None:
-        found = read_entries(root, cache_file) if root.is_dir() else {}
+        found = read_entries(root, cache_file, stamps=inputs.reader_stamps(root))
     by_slug = comments_by_slug(found)
     threads: dict[str, tuple[list[Comment], list[Comment], str]] = {}
     for article in all_articles(generator):
@@ -786,6 +816,7 @@ def register() -> None:
     """Connect the plugin's handlers to Pelican's signals."""
     signals.initialized.connect(check_settings)
     signals.initialized.connect(end_ahead)
+    signals.initialized.connect(leave_stamps_to_reader)
     signals.article_generator_init.connect(read_ahead)
     signals.finalized.connect(end_saving)
     signals.article_generator_finalized.connect(attach_comments)
