@@ -378,14 +378,15 @@ class ReaderStamps:
         self.table: Table = {}
         self.folders: set[str] = set()
         self.hashes: dict[str, str] = {}
-        self.complete = False  # every folder walked, and nothing unreadable on the way
+        self.walked = False  # every folder walked
+        self.failed = False  # something it should stamp could not be read
         self.lines = ""  # the table as joined stat_lines, once sealed
 
     def walk(self) -> Iterator[tuple[str, list[str]]]:
         """(folder, the names of its files) for every folder under the root, top-down as
         os.walk goes. What is neither a file nor a folder to go into (a link to a folder) is
         stamped here: the reader has nothing to read in it."""
-        pending, unreadable = [self.root], False
+        pending = [self.root]
         while pending:
             folder = pending.pop()
             try:
@@ -393,7 +394,7 @@ class ReaderStamps:
             except (FileNotFoundError, NotADirectoryError):
                 continue
             except OSError:  # left out, as os.walk does; a scan would fail on it
-                unreadable = True
+                self.failed = True
                 continue
             self.folders.add(folder)
             files, below = [], []
@@ -401,13 +402,18 @@ class ReaderStamps:
                 if entry.is_dir(follow_symlinks=False):
                     if entry.name not in SKIPPED_FOLDERS and entry.path not in self.skip:
                         below.append(entry.path)
-                elif entry.is_dir():
+                elif linked_folder(entry):
                     self.stat(entry.path)
                 else:
                     files.append(entry.name)
             pending.extend(reversed(below))
             yield folder, files
-        self.complete = not unreadable
+        self.walked = True
+
+    @property
+    def complete(self) -> bool:
+        """Whether the stamps are all a scan would have found."""
+        return self.walked and not self.failed
 
     def stamp(self, path: str, st: os.stat_result, data: bytes | None = None) -> None:
         """Note a file's stat, taken as it was read (``data``: the bytes read)."""
@@ -434,9 +440,17 @@ class ReaderStamps:
         except (FileNotFoundError, NotADirectoryError):  # gone, or a dangling link
             return
         except OSError:
-            self.complete = False
+            self.failed = True
             return
         self.stamp(path, st)
+
+
+def linked_folder(entry: os.DirEntry) -> bool:
+    """Whether an entry that is no folder itself links to one (as os.walk tells)."""
+    try:
+        return entry.is_dir()
+    except OSError:  # a link that cannot be followed (a loop): a file to the reader
+        return False
 
 
 _started: StartScan | None = None  # the scan of the build under way (see StartScan.leave)

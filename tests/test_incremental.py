@@ -422,6 +422,22 @@ def test_without_its_readers_stamps_a_build_saves_no_stamp(tmp_path):
         assert scan.inputs() is None
 
 
+def test_a_reader_that_cannot_stat_a_file_vouches_for_nothing(tmp_path):
+    """A link to itself can be neither read nor stat-ed: its folder's stamps are incomplete."""
+    from comments.comments import read_entries
+
+    content = generate(2, tmp_path)
+    comments = content / "comments"
+    stamps = inputs.ReaderStamps(str(comments.resolve()), (), time.time_ns())
+    read_entries(comments, None, stamps=stamps)
+    assert stamps.complete and stamps.table
+    loop = next(p for p in comments.iterdir() if p.is_dir()) / "loop.md"
+    loop.symlink_to(loop)
+    stamps = inputs.ReaderStamps(str(comments.resolve()), (), time.time_ns())
+    read_entries(comments, None, stamps=stamps)
+    assert stamps.walked and not stamps.complete
+
+
 def test_a_build_with_the_comments_stamped_by_their_reader_is_unchanged_the_next_time(tmp_path):
     """In a fresh interpreter, where the comments are read (and stamped) by a child: the stamp
     agrees with the next build's own scan, and with a scan of the whole content."""
