@@ -24,7 +24,7 @@ import os
 import sys
 import sysconfig
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,19 +69,8 @@ def scan(
     table = {} if table is None else table
     folders = set() if folders is None else folders
     recent: list[str] = []
-    pending = [os.fspath(root)]
-    while pending:
-        folder = pending.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        folders.add(folder)
+    for _folder, entries in entries_under(root, skip, folders):
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in SKIPPED_FOLDERS and entry.path not in skip:
-                    pending.append(entry.path)
-                continue
             try:
                 st = entry.stat()
             except FileNotFoundError:  # deleted while we looked (or a dangling link)
@@ -90,6 +79,39 @@ def scan(
             if recent_ns is not None and st.st_mtime_ns >= recent_ns:
                 recent.append(entry.path)
     return digest_of(table, folders), recent
+
+
+def entries_under(
+    root: str | os.PathLike,
+    skip: tuple[str, ...],
+    folders: set[str],
+    unreadable: Callable[[], None] | None = None,
+) -> Iterator[tuple[str, list[os.DirEntry]]]:
+    """(folder, its entries other than folders to go into) for every folder a scan goes into,
+    top-down as os.walk goes; each is added to ``folders``. A folder that cannot be listed fails
+    the walk, or with ``unreadable`` is told to it and left out, as os.walk does."""
+    pending = [os.fspath(root)]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):  # gone meanwhile
+            continue
+        except OSError:
+            if unreadable is None:
+                raise
+            unreadable()
+            continue
+        folders.add(folder)
+        others, below = [], []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIPPED_FOLDERS and entry.path not in skip:
+                    below.append(entry.path)
+            else:
+                others.append(entry)
+        pending.extend(reversed(below))
+        yield folder, others
 
 
 def digest_of(table: Table, folders: set[str], blocks: Iterable[tuple[str, str]] = ()) -> str:
@@ -386,29 +408,18 @@ class ReaderStamps:
         """(folder, the names of its files) for every folder under the root, top-down as
         os.walk goes. What is neither a file nor a folder to go into (a link to a folder) is
         stamped here: the reader has nothing to read in it."""
-        pending = [self.root]
-        while pending:
-            folder = pending.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            except OSError:  # left out, as os.walk does; a scan would fail on it
-                self.failed = True
-                continue
-            self.folders.add(folder)
-            files, below = [], []
+        for folder, entries in entries_under(self.root, self.skip, self.folders, self._unreadable):
+            files = []
             for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in SKIPPED_FOLDERS and entry.path not in self.skip:
-                        below.append(entry.path)
-                elif linked_folder(entry):
+                if linked_folder(entry):
                     self.stat(entry.path)
                 else:
                     files.append(entry.name)
-            pending.extend(reversed(below))
             yield folder, files
         self.walked = True
+
+    def _unreadable(self) -> None:
+        self.failed = True  # a scan would fail on it
 
     @property
     def complete(self) -> bool:
