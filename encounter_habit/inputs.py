@@ -568,8 +568,10 @@ class StartScan:
 
     def inputs(self) -> tuple | None:
         """What :func:`take` gives for the stamp, with the readers' stamps; None if a reader did
-        not stamp its whole folder (then no stamp can be saved)."""
-        self.take()
+        not stamp its whole folder, or the content was never taken before reading (then no stamp
+        can be saved: a scan made now could postdate what was read)."""
+        if self.taken is None:
+            return None
         stats, modules, hashes, table, folders = self.taken
         if self.readers:
             if not all(stamps.complete for stamps in self.readers.values()):

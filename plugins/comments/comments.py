@@ -371,7 +371,7 @@ class FolderReader:
         for name in sorted(files):
             path = os.path.join(folder, name)
             if not name.endswith(".md"):
-                if stamps:
+                if stamps is not None:
                     stamps.stat(path)
                 continue
             shown = f"{slug}/{name}"
@@ -381,11 +381,11 @@ class FolderReader:
                     stat = os.stat(path)
                     if entry[0] != (stat.st_mtime_ns, stat.st_size):
                         entry = None
-                    elif stamps:
+                    elif stamps is not None:
                         stamps.stamp(path, stat)
                 if entry is None:
                     data, stat = read_stamped(path)
-                    if stamps:
+                    if stamps is not None:
                         stamps.stamp(path, stat, data)
                     self.renderer = self.renderer or BodyRenderer()
                     stem = name[:-3] if name != ".md" else name  # Path(name).stem
@@ -395,7 +395,9 @@ class FolderReader:
                     )
                     self.changed = True
             except (OSError, UnicodeDecodeError) as exc:
-                if stamps and path not in stamps.table:  # a file it could not open or decode
+                if (
+                    stamps is not None and path not in stamps.table
+                ):  # a file it could not open or decode
                     stamps.stat(path)
                 entries.append(
                     (None, [f"comments: {shown}: cannot read the file ({exc}); skipped"])
