@@ -49,6 +49,18 @@ def test_each_problem_of_a_post_gets_its_own_line(site):
     assert all("\n" not in line and "worse.md:" in line for line in errors)
 
 
+def test_headers_are_read_whatever_the_line_ends_and_encoding_slips(site):
+    """Windows line ends, a byte-order mark, an undecodable byte in the body: the header is still
+    checked line by line (line numbers as an editor shows them), and a bad date found."""
+    site.post("good", "Good post")
+    bad = site.write("posts/crlf.md", "")
+    bad.write_bytes(
+        b"\xef\xbb\xbfTitle: Windows\r\nTags: a,\r\n    b\r\nDate: someday\r\n\r\nBody \xff.\r\n"
+    )
+    (error,) = site.build().errors
+    assert f"{bad}:4: Date 'someday' is not a date" in error
+
+
 def test_strict_build_fails_on_a_content_error_and_keeps_the_last_good_site(site):
     site.post("good", "Good post")
     site.build()

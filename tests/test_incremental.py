@@ -517,3 +517,28 @@ def test_each_template_is_parsed_once_for_the_variables_of_every_page(tmp_path):
     assert found["three"] == {"three", "shared", "deep"}
     assert found["computed"] is None, "a template named at render time: variables unknown"
     assert len(parsed) == 6, "one, two, three, partial, deeper, computed: once each"
+
+
+def test_a_posts_fingerprint_is_of_the_bytes_the_build_read(tmp_path):
+    """content_checks hands each post's bytes to the memo as it reads them: the feeds' and emails'
+    keys then come from those bytes, exactly as from reading the file, and without reading it."""
+    from encounter_habit.incremental import Memo
+
+    post = tmp_path / "post.md"
+    post.write_bytes(b"Title: A\n\nOne.\n")
+
+    class Post:
+        source_path, status, comments_fingerprint = str(post), "published", "c1"
+
+    def memo() -> Memo:
+        return Memo(tmp_path / "out", tmp_path / "staging", tmp_path / "manifest.json", "code")
+
+    noted = memo()
+    noted.note_source(str(post), post.read_bytes())
+    read = memo().content_fingerprint(Post())
+    assert noted.content_fingerprint(Post()) == read
+    post.write_bytes(b"Title: A\n\nTwo.\n")  # saved again once the build had read it
+    assert memo().content_fingerprint(Post()) != read
+    again = memo()
+    again.note_source(str(post), b"Title: A\n\nOne.\n")
+    assert again.content_fingerprint(Post()) == read  # the bytes read, not the file's bytes now

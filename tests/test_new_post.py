@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from content_checks.content_checks import read_header
+from content_checks.content_checks import header_of
 
 from encounter_habit.scaffold import PostExists, new_post
 
@@ -15,7 +15,7 @@ NOW = dt.datetime(2026, 11, 23, 9, 30)
 def test_new_post_writes_a_dated_file_with_every_field(site):
     path = new_post(site.content, "The Week of Listening", "Steve Yastrow", now=NOW)
     assert path == site.content / "posts/2026-11-23-the-week-of-listening.md"
-    header = {key: value for key, (_, value) in read_header(str(path)).items()}
+    header = {key: value for key, (_, value) in header_of(path.read_bytes()).items()}
     assert header == {
         "title": "The Week of Listening",
         "date": "2026-11-23 09:30",

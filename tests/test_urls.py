@@ -41,3 +41,14 @@ def test_entity_encoded_mailto_links_from_markdown_are_kept():
         "mailto:steve@example.com",
         "https://example.com/2009/09/a-post/?a=1&b=2",
     ]
+
+
+def test_only_attributes_of_tags_are_rewritten():
+    html = (
+        '<p title="a > b" class=\'x\'><a title="1 > 0" href="next/">n</a></p>'
+        '<pre><code>&lt;a href="raw/"&gt; and src="raw.png"</code></pre>'
+    )
+    out = make_urls_absolute(html, BASE)
+    assert '<a title="1 > 0" href="https://example.com/2009/09/a-post/next/">' in out
+    assert '&lt;a href="raw/"&gt; and src="raw.png"' in out  # text, not a tag: left alone
+    assert out.startswith("<p title=\"a > b\" class='x'>")

@@ -574,7 +574,9 @@ def date_html(comment: Comment, anchor: str) -> str:
     date = comment.date
     if date is None:
         return f'<a class="comment__permalink" href="#{anchor}">Permalink</a>\n'
-    shown = f"{escape(date.strftime('%B %-d, %Y at %-I:%M'))} {escape(date.strftime('%p').lower())}"
+    # One strftime, not two (40,000 comments at 2,000 posts); only AM/PM is lowercased.
+    day, _, meridiem = date.strftime("%B %-d, %Y at %-I:%M\x1f%p").partition("\x1f")
+    shown = escape(f"{day} {meridiem.lower()}")
     return (
         f'<a class="comment__permalink" href="#{anchor}"><time itemprop="dateCreated" '
         f'datetime="{date.isoformat()}">{shown}</time></a>\n'  # digits and -:T+. only

@@ -20,6 +20,8 @@ from pelican.contents import Article, SkipStub
 from pelican.readers import MarkdownReader
 from pelican.utils import get_date
 
+from encounter_habit import incremental
+
 logger = logging.getLogger(__name__)
 
 ALLOWED_STATUSES = ("published", "draft", "hidden", "skip")
@@ -30,23 +32,27 @@ META_LINE = re.compile(r"^[ ]{0,3}(?P<key>[A-Za-z0-9_-]+):\s*(?P<value>.*)$")
 META_CONTINUATION = re.compile(r"^[ ]{4,}(?P<value>.*)$")
 
 
-def read_header(path: str) -> dict[str, tuple[int, str]]:
-    """Return the metadata header of a Markdown file as {lower key: (line number, value)}."""
+def header_of(data: bytes) -> dict[str, tuple[int, str]]:
+    """The metadata header of a Markdown file's bytes as {lower key: (line number, value)}."""
     header: dict[str, tuple[int, str]] = {}
     last_key = None
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                break
-            match = META_LINE.match(line)
-            if match:
-                last_key = match["key"].lower()
-                header.setdefault(last_key, (number, match["value"].strip()))
-                continue
-            if last_key and META_CONTINUATION.match(line):
-                continue
-            break  # the body starts without a blank line: no more metadata
+    # Undecodable bytes are Pelican's to report when it reads the file (as it did when the header
+    # was read as text); the header check looks at what it can.
+    text = data.decode("utf-8-sig", errors="replace")
+    head = text[: text.find("\n\n") + 1] if "\n\n" in text else text  # the header ends there
+    # Lines as a file opened in text mode gives them: \r\n and \r end lines too.
+    lines = head.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            break
+        match = META_LINE.match(line)
+        if match:
+            last_key = match["key"].lower()
+            header.setdefault(last_key, (number, match["value"].strip()))
+            continue
+        if last_key and META_CONTINUATION.match(line):
+            continue
+        break  # the body starts without a blank line: no more metadata
     return header
 
 
@@ -112,7 +118,12 @@ def check_before_reading(readers) -> None:
         extension = os.path.splitext(source)[1].lstrip(".")
         if extension in MarkdownReader.file_extensions:
             needs_date = content_class is Article and not readers.settings.get("DEFAULT_DATE")
-            problems = header_problems(read_header(source), needs_date=needs_date)
+            with open(source, "rb") as handle:
+                data = handle.read()
+            # The whole file is read here anyway: the feeds and emails fingerprint these bytes
+            # rather than read every post again.
+            incremental.active().note_source(source, data)
+            problems = header_problems(header_of(data), needs_date=needs_date)
             if problems:
                 for line, message in problems:
                     logger.error(
