@@ -5,7 +5,8 @@ This plugin checks the metadata header of every Markdown file before Pelican rea
 before Pelican's content cache could hand back an earlier reading, so a bad file is reported on
 every build): each problem is logged as one ERROR line ``path:line: what is wrong; how to fix it``
 and the file is skipped, so the rest of the site builds. The build task counts those ERROR lines
-to fail ``invoke publish``.
+to fail ``invoke publish``. Each file is read whole, once, and its bytes handed to the incremental
+memo, whose keys of the feeds and emails fingerprint them.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def header_of(data: bytes) -> dict[str, tuple[int, str]]:
     """The metadata header of a Markdown file's bytes as {lower key: (line number, value)}."""
     header: dict[str, tuple[int, str]] = {}
     last_key = None
-    # Undecodable bytes are Pelican's to report when it reads the file (as it did when the header
-    # was read as text); the header check looks at what it can.
+    # Undecodable bytes are left for Pelican's reader to report: the header is checked as far as
+    # it can be read.
     text = data.decode("utf-8-sig", errors="replace")
     head = text[: text.find("\n\n") + 1] if "\n\n" in text else text  # the header ends there
     # Lines as a file opened in text mode gives them: \r\n and \r end lines too.
