@@ -23,6 +23,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -132,6 +133,22 @@ def median_of(runs: int, command: list[str], before=None) -> dict:
         if before:
             before()
         samples.append(measure(command))
+    return summary(samples)
+
+
+def by_turns(runs: int, *commands: tuple[list[str], Any]) -> list[list[dict]]:
+    """The samples of each (command, before) run by turns, a, b, a, b...: this machine's speed
+    drifts by as much as a third within a benchmark, and taken by turns, two builds share the
+    drift rather than one meeting a slow spell the other missed."""
+    samples: list[list[dict]] = [[] for _ in commands]
+    for _ in range(runs):
+        for taken, (command, before) in zip(samples, commands, strict=True):
+            before()
+            taken.append(measure(command))
+    return samples
+
+
+def summary(samples: list[dict]) -> dict:
     return {
         "seconds": statistics.median(s["seconds"] for s in samples),
         "peak_mb": max(s["peak_mb"] for s in samples),
@@ -230,7 +247,6 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
 
     cold = ours_command(conf, "--cold")
     ours = ours_command(conf)
-    rows.append(("our site, clean full build", median_of(runs, cold, before=clean)))
 
     plain_conf = target / "plainconf.py"
     plain_conf.write_text(PLAIN_CONF)
@@ -246,12 +262,12 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
         str(plain_conf),
         "-q",
     ]
-    rows.append(
-        (
-            "plain Pelican, clean full build",
-            median_of(runs, plain, before=lambda: retire(plain_out, work)),
-        )
+    ours_samples, plain_samples = by_turns(
+        runs, (cold, clean), (plain, lambda: retire(plain_out, work))
     )
+    rows.append(("our site, clean full build", summary(ours_samples)))
+    rows.append(("plain Pelican, clean full build", summary(plain_samples)))
+    ratios = [o["seconds"] / p["seconds"] for o, p in zip(ours_samples, plain_samples, strict=True)]
 
     site = hugo_site(content, target)
     if site:
@@ -313,7 +329,7 @@ def bench_size(count: int, runs: int, work: Path) -> list[tuple[str, dict]]:
                 {"seconds": measured[name]["seconds"], "peak_mb": float("nan")},
             )
         )
-    return rows
+    return rows, ratios
 
 
 def machine() -> str:
@@ -346,9 +362,16 @@ def main() -> None:
     compileall.compile_dir(ROOT / "encounter_habit", quiet=1)
     compileall.compile_dir(ROOT / "plugins", quiet=1)
     lines = ["| posts | build | median seconds | peak memory MB |", "|---:|---|---:|---:|"]
+    pairs = []
     for count in (int(s) for s in args.sizes.split(",")):
         runs = args.runs if count < 5000 else args.large_runs
-        for label, result in bench_size(count, runs, args.work):
+        rows, ratios = bench_size(count, runs, args.work)
+        pairs.append(
+            f"- {count} posts: {', '.join(f'{r:.2f}' for r in ratios)} "
+            f"(median {statistics.median(ratios):.2f})"
+        )
+        print(pairs[-1], flush=True)
+        for label, result in rows:
             peak = result["peak_mb"]
             shown = "n/a" if peak != peak else f"{peak:.0f}"  # NaN: not measured (in-process run)
             seconds = result["seconds"]
@@ -364,7 +387,9 @@ def main() -> None:
         f"--large-runs {args.large_runs}`. Before each clean build the last output is moved "
         "aside, and deleted after the last measurement (see `retire` in bench_build.py: on this "
         "machine a deletion slows down the file creations of the next minutes).\n\n"
-        f"{table}\n"
+        f"{table}\n\n"
+        "The clean builds of our site and of plain Pelican ran by turns (ours, plain, ours...). "
+        "Our time over plain Pelican's, pair by pair:\n\n" + "\n".join(pairs) + "\n"
     )
     (ROOT / "bench" / "RESULTS.md").write_text(report, encoding="utf-8")
     print("\n" + table)
