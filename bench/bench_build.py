@@ -22,8 +22,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -136,7 +136,7 @@ def median_of(runs: int, command: list[str], before=None) -> dict:
     return summary(samples)
 
 
-def by_turns(runs: int, *commands: tuple[list[str], Any]) -> list[list[dict]]:
+def by_turns(runs: int, *commands: tuple[list[str], Callable[[], None]]) -> list[list[dict]]:
     """The samples of each (command, before) run by turns, a, b, a, b...: this machine's speed
     drifts by as much as a third within a benchmark, and taken by turns, two builds share the
     drift rather than one meeting a slow spell the other missed."""

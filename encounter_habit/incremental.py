@@ -307,8 +307,9 @@ class Memo:
         if cached is None:
             parts = [type(content).__name__, str(getattr(content, "source_path", ""))]
             source = getattr(content, "source_path", None)
-            if source and source in self._source_hashes:
-                parts.append(self._source_hashes[source])
+            noted = self._source_hashes.get(source) if source else None
+            if noted is not None:
+                parts.append(noted)
             elif source and os.path.isfile(source):
                 with open(source, "rb") as handle:
                     parts.append(source_hash(handle.read()))

@@ -40,9 +40,10 @@ def header_of(data: bytes) -> dict[str, tuple[int, str]]:
     # Undecodable bytes are left for Pelican's reader to report: the header is checked as far as
     # it can be read.
     text = data.decode("utf-8-sig", errors="replace")
-    head = text[: text.find("\n\n") + 1] if "\n\n" in text else text  # the header ends there
-    # Lines as a file opened in text mode gives them: \r\n and \r end lines too.
-    lines = head.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # Lines as a file opened in text mode gives them (\r\n and \r end lines too), up to the
+    # first empty one at the latest: the body is never split.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.partition("\n\n")[0].split("\n")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             break
