@@ -23,18 +23,13 @@ options.
 
 from __future__ import annotations
 
-import re
 from xml.etree.ElementTree import Element
-
-try:  # the regular-expression parser, to find what each pattern needs; private, so optional
-    from re import _constants as sre_constants
-    from re import _parser as sre_parse
-except ImportError:  # pragma: no cover (another Python): every pattern is searched for
-    sre_parse = None
 
 from markdown import util
 from markdown.extensions.smarty import SmartyExtension, SubstituteTextPattern
 from markdown.treeprocessors import Treeprocessor
+
+from encounter_habit.regex_needs import consumed_texts
 
 
 class SmartyTypography(Treeprocessor):
@@ -46,7 +41,8 @@ class SmartyTypography(Treeprocessor):
             if type(pattern) is not SubstituteTextPattern:  # noqa: E721 (exact class on purpose)
                 raise TypeError(f"smarty: unexpected pattern {pattern!r}")
         self.patterns = [
-            (p.compiled_re, p.replace, required_text(p.compiled_re.pattern)) for p in patterns
+            (p.compiled_re, p.replace, consumed_texts(p.compiled_re.pattern, p.compiled_re.flags))
+            for p in patterns
         ]
 
     def run(self, root: Element) -> None:
@@ -74,8 +70,12 @@ class SmartyTypography(Treeprocessor):
         before = len(stashed)
         store = self.md.htmlStash.store
         for compiled, replace, needed in self.patterns:
-            if needed is not None and needed not in data:
-                continue  # the search would fail: every match consumes `needed`
+            if needed is not None:
+                for part in needed:
+                    if part in data:
+                        break
+                else:
+                    continue  # the search would fail: every match consumes one of `needed`
             start_at = 0
             while True:
                 match = compiled.search(data, start_at)
@@ -94,31 +94,6 @@ class SmartyTypography(Treeprocessor):
             return data
         # Put the replacements back; a placeholder this pass did not make stays as it was.
         return util.INLINE_PLACEHOLDER_RE.sub(lambda m: stashed.get(m.group(1), m.group(0)), data)
-
-
-def required_text(pattern: str) -> str | None:
-    """Text every match of the pattern consumes (its longest run of literals at the top level),
-    or None when there is no such run."""
-    if sre_parse is None:
-        return None
-    parsed = sre_parse.parse(pattern)
-    if parsed.state.flags & re.IGNORECASE:
-        return None
-    runs, run = [], ""
-    for op, argument in parsed:
-        if op is sre_constants.LITERAL:
-            run += chr(argument)
-            continue
-        if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
-            low, high, repeated = argument[0], argument[1], list(argument[2])
-            if low >= 1 and len(repeated) == 1 and repeated[0][0] is sre_constants.LITERAL:
-                run += chr(repeated[0][1]) * low
-                if high == low:
-                    continue
-        runs.append(run)
-        run = ""
-    runs.append(run)
-    return max(runs, key=len) or None
 
 
 class FastSmartyExtension(SmartyExtension):

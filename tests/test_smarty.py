@@ -7,7 +7,7 @@ import random
 import markdown
 import pytest
 
-from encounter_habit.smarty import SmartyTypography, required_text
+from encounter_habit.smarty import SmartyTypography
 from tests.conftest import ROOT
 
 OTHERS = ["markdown.extensions.extra", "markdown.extensions.meta", "markdown.extensions.toc"]
@@ -73,25 +73,6 @@ def test_one_instance_reset_between_texts_makes_what_fresh_instances_make():
     assert isinstance(md.treeprocessors["smarty"], SmartyTypography)
     for text in TRICKY:
         assert md.reset().convert(text) == rendered(text, "markdown.extensions.smarty", {})[0]
-
-
-@pytest.mark.parametrize(
-    "pattern, needed",
-    [
-        (r"(?<!\.)\.{3}(?!\.)", "..."),
-        (r"(?<!-)--(?!-)", "--"),
-        (r"(\s|&nbsp;|--)'(?=\w)", "'"),
-        (r"(?<!\w)'(?=\d{2}s)", "'"),
-        (r"\"'(?=\w)", "\"'"),
-        (r"ab{2,}c", "abb"),
-        (r"x+yz", "yz"),
-        (r"a?b", "b"),
-        (r"[ab]", None),
-        (r"(?i)a", None),  # a literal that need not be this character
-    ],
-)
-def test_a_pattern_is_searched_for_only_where_what_it_consumes_is(pattern, needed):
-    assert required_text(pattern) == needed
 
 
 def test_random_texts_of_quotes_dashes_and_dots_come_out_as_smarty_makes_them():
