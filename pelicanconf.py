@@ -153,6 +153,8 @@ MARKDOWN = {
         "encounter_habit.backticks": {},
         # each inline pattern tried only on text that holds what its matches consume (same output)
         "encounter_habit.quick_inline": {},
+        # each block processor asked only about blocks holding what it needs (same output)
+        "encounter_habit.quick_blocks": {},
     },
     "output_format": "html5",
 }

@@ -5,7 +5,7 @@ with this site's extensions) on every text of every paragraph, item and heading.
 the pattern up in a Registry, checks the ancestors and starts a search, and almost every try
 fails: converting the 2,000 posts of the benchmark corpus made 800,000 tries and 23,000 matches.
 
-Here a pattern is tried only on text that holds one of the texts every match of it consumes (a
+Here a pattern is tried only on text that holds one of the texts every match of it needs (a
 link's ``[``, an entity's ``&``, emphasis' ``*`` or ``_``: see encounter_habit.regex_needs). A
 try that is skipped ends as the failed try would have: on to the next pattern, from the start
 of the text. So the HTML is the same (tests/test_quick_inline.py holds it to Python-Markdown's
@@ -26,7 +26,7 @@ from markdown import util
 from markdown.extensions import Extension
 from markdown.treeprocessors import InlineProcessor
 
-from encounter_habit.regex_needs import consumed_texts
+from encounter_habit.regex_needs import required_texts
 
 # The private methods overridden (name-mangled) and called below.
 HANDLE_INLINE = "_InlineProcessor__handleInline"
@@ -34,12 +34,12 @@ APPLY_PATTERN = "_InlineProcessor__applyPattern"
 
 
 def needed_by(pattern: Any) -> tuple[str, ...] | None:
-    """Texts one of which every match of an inline pattern consumes; None if not known."""
+    """Texts one of which every match of an inline pattern needs; None if not known."""
     compiled = pattern.getCompiledRegExp()
     source, flags = getattr(compiled, "pattern", None), getattr(compiled, "flags", None)
     if not isinstance(source, str) or not isinstance(flags, int):
         return None
-    return consumed_texts(source, flags)
+    return required_texts(source, flags)
 
 
 class QuickInlineProcessor(InlineProcessor):

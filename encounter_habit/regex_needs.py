@@ -1,10 +1,10 @@
-"""What every match of a regular expression consumes: texts worth looking for before searching.
+"""What any text a regular expression matches must hold: texts worth looking for before searching.
 
 Python-Markdown tries each of its patterns on every text, and most tries fail. A try that cannot
 succeed still costs a search, and a pattern that starts with a lookbehind gives the engine no
-literal to skip ahead to, so it tries every position. When every match of a pattern consumes
-one of a few texts, a text holding none of them need not be searched: ``"[" not in text`` is a
-fast C loop. encounter_habit.smarty and encounter_habit.quick_inline both rely on this.
+literal to skip ahead to, so it tries every position. When every match of a pattern needs one
+of a few texts, a text holding none of them need not be searched: ``"[" not in text`` is a fast
+C loop. encounter_habit.smarty, quick_inline and quick_blocks rely on this.
 
 The answer comes from Python's own parser of regular expressions (``re._parser``, private):
 on another Python where it is missing or different, every pattern is simply searched for.
@@ -22,11 +22,12 @@ except ImportError:  # pragma: no cover (another Python): no pattern is skipped
     sre_parse = None
 
 
-def consumed_texts(pattern: str, flags: int = 0) -> tuple[str, ...] | None:
-    """Texts one of which every match of ``pattern`` consumes; None when none are known.
+def required_texts(pattern: str, flags: int = 0) -> tuple[str, ...] | None:
+    """Texts one of which any text ``pattern`` matches in holds; None when none are known.
 
-    A text that holds none of them cannot match. ``flags`` are those the pattern is compiled
-    with (a case-insensitive pattern has no such texts).
+    Each is consumed by the match, or asserted by a lookahead or lookbehind of it. A text that
+    holds none of them cannot match. ``flags`` are those the pattern is compiled with (a
+    case-insensitive pattern has no such texts).
     """
     if sre_parse is None:
         return None
@@ -64,13 +65,15 @@ def _texts(items: Iterable, flags: int) -> tuple[str, ...] | None:
             found = _texts(inner, flags | add_flags)
         elif op is c.ATOMIC_GROUP:
             found = _texts(argument, flags)
+        elif op is c.ASSERT:  # a lookahead or lookbehind that must match: its text is there too
+            found = _texts(argument[1], flags)
         elif op is c.BRANCH:
             alternatives = [_texts(branch, flags) for branch in argument[1]]
             if all(alternatives):
                 found = tuple(dict.fromkeys(text for texts in alternatives for text in texts))
         elif op is c.IN and argument and all(kind is c.LITERAL for kind, _ in argument):
             found = tuple(chr(code) for _, code in argument)  # "[*_]": one of these
-        # Anything else (lookarounds, anchors, classes, optional parts) requires nothing.
+        # Anything else (negative lookarounds, anchors, classes, optional parts) requires nothing.
         runs.append(run)
         run = ""
         if found and (fewest is None or len(found) < len(fewest)):

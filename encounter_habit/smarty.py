@@ -29,7 +29,7 @@ from markdown import util
 from markdown.extensions.smarty import SmartyExtension, SubstituteTextPattern
 from markdown.treeprocessors import Treeprocessor
 
-from encounter_habit.regex_needs import consumed_texts
+from encounter_habit.regex_needs import required_texts
 
 
 class SmartyTypography(Treeprocessor):
@@ -41,7 +41,7 @@ class SmartyTypography(Treeprocessor):
             if type(pattern) is not SubstituteTextPattern:  # noqa: E721 (exact class on purpose)
                 raise TypeError(f"smarty: unexpected pattern {pattern!r}")
         self.patterns = [
-            (p.compiled_re, p.replace, consumed_texts(p.compiled_re.pattern, p.compiled_re.flags))
+            (p.compiled_re, p.replace, required_texts(p.compiled_re.pattern, p.compiled_re.flags))
             for p in patterns
         ]
 
@@ -75,7 +75,7 @@ class SmartyTypography(Treeprocessor):
                     if part in data:
                         break
                 else:
-                    continue  # the search would fail: every match consumes one of `needed`
+                    continue  # the search would fail: every match needs one of `needed`
             start_at = 0
             while True:
                 match = compiled.search(data, start_at)

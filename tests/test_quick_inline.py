@@ -115,7 +115,7 @@ def with_shout(*extensions: str) -> tuple[markdown.Markdown, Searches]:
     return md, spy
 
 
-def test_a_pattern_is_searched_only_in_text_that_holds_what_it_consumes():
+def test_a_pattern_is_searched_only_in_text_that_holds_what_it_needs():
     md, spy = with_shout("encounter_habit.quick_inline")
     assert md.convert("No shouting *here*, [nor](/x) here.") == (
         '<p>No shouting <em>here</em>, <a href="/x">nor</a> here.</p>'

@@ -1,4 +1,4 @@
-"""encounter_habit.regex_needs: the texts every match of a pattern consumes, and only those."""
+"""encounter_habit.regex_needs: texts any match of a pattern needs, and only those."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import markdown
 import pytest
 
-from encounter_habit.regex_needs import consumed_texts
+from encounter_habit.regex_needs import required_texts
 
 
 @pytest.mark.parametrize(
@@ -32,23 +32,26 @@ from encounter_habit.regex_needs import consumed_texts
         (r"(?:x|\s)", None),  # one branch consumes no known text
         (r"[^ab]", None),
         (r"\w+", None),
-        (r"(?=abc)", None),  # a lookahead consumes nothing
+        (r"(?=abc)", ("abc",)),  # a lookahead consumes nothing, but its text must be there
+        (r"x(?<=ab)", ("x",)),
+        (r"(?!abc)", None),
+        (r"(?<!a)b", ("b",)),
         (r"(?i)a", None),  # a literal that need not be this character
         (r"b(?i:a)", ("b",)),
         (r"(?i:a)", None),
     ],
 )
-def test_the_texts_a_pattern_consumes(pattern, needed):
-    assert consumed_texts(pattern) == needed
+def test_the_texts_a_pattern_needs(pattern, needed):
+    assert required_texts(pattern) == needed
 
 
 def test_flags_given_apart_from_the_pattern_count():
-    assert consumed_texts("a", re.IGNORECASE) is None
-    assert consumed_texts("a", re.DOTALL | re.UNICODE) == ("a",)
+    assert required_texts("a", re.IGNORECASE) is None
+    assert required_texts("a", re.DOTALL | re.UNICODE) == ("a",)
 
 
 def test_a_pattern_the_parser_refuses_is_searched_for():
-    assert consumed_texts("(unclosed") is None
+    assert required_texts("(unclosed") is None
 
 
 def markdown_patterns() -> list[re.Pattern]:
@@ -65,7 +68,7 @@ def markdown_patterns() -> list[re.Pattern]:
     return found + [pattern.getCompiledRegExp() for pattern in smarty]
 
 
-def test_no_text_without_the_consumed_texts_matches_a_real_pattern():
+def test_no_text_without_the_required_texts_matches_a_real_pattern():
     # The claim both users rest on, tried on random text of the characters the patterns use.
     rng = random.Random(11)
     alphabet = list("[]()!<>&#;*_`\\'\"-.:/@ ax1\n") + ["  \n", "--", "...", "&amp;", "http://"]
@@ -73,7 +76,7 @@ def test_no_text_without_the_consumed_texts_matches_a_real_pattern():
     assert len(patterns) >= 25
     skipped = 0
     for compiled in patterns:
-        needed = consumed_texts(compiled.pattern, compiled.flags)
+        needed = required_texts(compiled.pattern, compiled.flags)
         if needed is None:
             continue
         for _ in range(2_000):
