@@ -45,16 +45,16 @@ logger = logging.getLogger(__name__)
 # while the child converts the next: with all the answers in one piece, that part of 1,000 posts
 # (0.4 s) came after the child had finished, with one core idle.
 BATCH = 32
-# A fork costs the parent about 3 ms and a post 2.5 to 4 ms to convert, but with fewer posts to
+# A fork costs the parent about 3 ms and a post 1 to 4 ms to convert, but with fewer posts to
 # convert than this the saving is a fraction of a second: not worth a second process (an
 # incremental build after a few edits stays in one).
 DEFAULT_MIN_FILES = 50
 # The child's part of the posts still to convert. The parent also does Pelican's part for every
-# post (header checks, metadata, Article objects): about 0.4 ms a post, against about 2.4 ms to
-# convert one. The two are even when 2.4 * parent's + 0.4 * all = 2.4 * child's, at 58% for
-# the child. (Before the answers came in batches, 53% was best: the parent's part for the
-# child's posts could only start once the child had finished them all.)
-CHILD_SHARE = 0.58
+# post (header checks, metadata, Article objects): about 0.4 ms a post, against about 1.3 ms to
+# convert one since the quick Markdown passes (2.4 ms before). The two are even when
+# 1.3 * parent's + 0.4 * all = 1.3 * child's, at 65% for the child. Timed at 2,000 posts, 58% left
+# the parent last by 0.2-0.5 s and 66% left it waiting 0.15-0.5 s for the child: 62% is between.
+CHILD_SHARE = 0.62
 SETTINGS_ID = "settings"
 
 _child: dict | None = None  # the child under way: see fork_reading
