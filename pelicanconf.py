@@ -42,6 +42,7 @@ PLUGINS = [
     "incremental",
     "parallel_output",  # after incremental: its child asks for the incremental writer
     "sitemap_xml",
+    "rendered_once",  # each post's card rendered once a build, however many listings show it
     "comments",
     "weekof",
     "newsletter_email",

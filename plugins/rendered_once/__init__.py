@@ -1,0 +1,1 @@
+from .rendered_once import register  # noqa: F401
