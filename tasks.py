@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import subprocess
@@ -51,6 +52,18 @@ def _build(settings_file: Path = SETTINGS, *, strict: bool = False, live=None, w
     return report
 
 
+def _about_to_exit() -> None:
+    """This process is done building and about to end: spare it the collector's last walks.
+
+    As Python exits it runs the cyclic garbage collector over every object still alive, more
+    than once: 0.15-0.2 s after a 200-post build, more after a bigger one, all after the site was
+    on disk. Frozen objects are skipped by those walks (and still freed). Only one-shot commands
+    call this, after the build and after any warm process was forked: a process that goes on
+    building (serve, livereload, the warm process) must keep collecting.
+    """
+    gc.freeze()
+
+
 @task(
     help={
         "settings": "settings file (default pelicanconf.py)",
@@ -60,6 +73,7 @@ def _build(settings_file: Path = SETTINGS, *, strict: bool = False, live=None, w
 def build(c, settings=str(SETTINGS), cold=False):
     """Build the site into output/ (content errors are reported; the rest still builds)."""
     _build(Path(settings).resolve(), warm=not cold)
+    _about_to_exit()
 
 
 @task
@@ -101,6 +115,7 @@ def livereload(c, port=PORT):
 def publish(c, settings=str(PUBLISH_SETTINGS)):
     """Build the production site with publishconf.py; fail on any content error."""
     _build(Path(settings).resolve(), strict=True)
+    _about_to_exit()
     target = os.environ.get("ENCOUNTER_DEPLOY_TARGET")
     if target:
         c.run(f"rsync -az --delete {ROOT / 'output'}/ {target}", echo=True)
