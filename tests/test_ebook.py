@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -318,3 +319,29 @@ def test_site_without_ebook_chapters_writes_no_ebook(site):
     result = site.build()
     assert result.errors == []
     assert not (site.output / "ebook").exists()
+
+
+def test_a_clean_build_draws_the_cover_in_a_child_while_the_posts_are_read(book, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "plugins"))  # the module Pelican loads the plugin as
+    from ebook import ebook as ebook_plugin
+
+    # Who drew each cover: the build's own process, or a child forked as the posts were read.
+    drawn = book.root / "drawn-by"
+    real = ebook_plugin.make_cover
+
+    def recording(*text):
+        with drawn.open("a") as log:
+            log.write(f"{os.getpid()}\n")
+        return real(*text)
+
+    monkeypatch.setattr(ebook_plugin, "make_cover", recording)
+    book.build()
+    (child,) = drawn.read_text().split()
+    assert int(child) != os.getpid()
+    cover = (book.output / "ebook" / "cover.png").read_bytes()
+    book.post("another-post", "Another post")
+    book.build()  # the cached cover is reused: no child draws one
+    assert drawn.read_text().split() == [child]
+    book.build(CACHE_PATH=str(book.root / "serial-cache"), PARALLEL_READING=False)
+    assert drawn.read_text().split() == [child, str(os.getpid())]  # not forking: drawn here
+    assert (book.output / "ebook" / "cover.png").read_bytes() == cover  # the same cover
