@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
 import markdown
 import pytest
 from markdown.blockparser import BlockParser
 from markdown.blockprocessors import BlockQuoteProcessor
 
 from encounter_habit.quick_blocks import QuickBlockParser, needed_by
-from tests.conftest import ROOT
+from tests.markdown_equivalence import same_html_on_random_texts, same_html_on_the_sites_posts
 
 # The site's extensions (pelicanconf MARKDOWN) but this one.
 SITE = [
@@ -67,7 +65,6 @@ def test_the_html_is_python_markdowns(text):
 
 
 def test_random_texts_make_python_markdowns_html():
-    rng = random.Random(20261124)
     pieces = [
         *"#>|:-_*+=[]^ ax1.\n",
         "\n\n",
@@ -85,19 +82,11 @@ def test_random_texts_make_python_markdowns_html():
         ": ",
         "```",
     ]
-    quick = markdown.Markdown(extensions=[*SITE, "encounter_habit.quick_blocks"])
-    plain = markdown.Markdown(extensions=SITE)
-    for _ in range(1_500):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
-        assert quick.reset().convert(text) == plain.reset().convert(text), repr(text)
+    same_html_on_random_texts("encounter_habit.quick_blocks", SITE, pieces)
 
 
 def test_the_sites_posts_make_the_same_html():
-    paths = sorted((ROOT / "content").glob("**/*.md"))
-    assert len(paths) >= 10
-    for path in paths:
-        text = path.read_text(encoding="utf-8")
-        assert html(text, "encounter_habit.quick_blocks") == html(text), path.name
+    same_html_on_the_sites_posts("encounter_habit.quick_blocks", SITE)
 
 
 def test_a_processor_is_asked_only_about_blocks_holding_what_it_needs(monkeypatch):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from xml.etree import ElementTree
 
@@ -12,7 +11,7 @@ from markdown.inlinepatterns import InlineProcessor as Pattern
 from markdown.treeprocessors import InlineProcessor
 
 from encounter_habit.quick_inline import QuickInlineProcessor
-from tests.conftest import ROOT
+from tests.markdown_equivalence import same_html_on_random_texts, same_html_on_the_sites_posts
 
 # The site's extensions (pelicanconf MARKDOWN) but this one.
 SITE = [
@@ -58,7 +57,6 @@ def test_the_html_is_python_markdowns(text):
 
 
 def test_random_texts_make_python_markdowns_html():
-    rng = random.Random(20261124)
     pieces = [
         *"[]()!<>&#;*_`\\'\"-.:/@^{} ax1\n",
         "  \n",
@@ -68,19 +66,11 @@ def test_random_texts_make_python_markdowns_html():
         "- ",
         "> ",
     ]
-    quick = markdown.Markdown(extensions=[*SITE, "encounter_habit.quick_inline"])
-    plain = markdown.Markdown(extensions=SITE)
-    for _ in range(1_500):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
-        assert quick.reset().convert(text) == plain.reset().convert(text), repr(text)
+    same_html_on_random_texts("encounter_habit.quick_inline", SITE, pieces)
 
 
 def test_the_sites_posts_make_the_same_html():
-    paths = sorted((ROOT / "content").glob("**/*.md"))
-    assert len(paths) >= 10
-    for path in paths:
-        text = path.read_text(encoding="utf-8")
-        assert html(text, "encounter_habit.quick_inline") == html(text), path.name
+    same_html_on_the_sites_posts("encounter_habit.quick_inline", SITE)
 
 
 class Searches:

@@ -36,49 +36,45 @@ def environment(rendered: list[str]) -> jinja2.Environment:
     return env
 
 
-def posts():
-    return (
-        SimpleNamespace(title="First", source_path="posts/first.md"),
-        SimpleNamespace(title="Second <2>", source_path="posts/second.md"),
+@pytest.fixture
+def listing(memo):
+    """A page template listing two posts' cards, the posts, and the titles of the cards drawn."""
+    rendered: list[str] = []
+    first = SimpleNamespace(title="First", source_path="posts/first.md")
+    second = SimpleNamespace(title="Second <2>", source_path="posts/second.md")
+    template = environment(rendered).from_string(TEMPLATE)
+    return SimpleNamespace(
+        rendered=rendered,
+        render=lambda siteurl="": template.render(first=first, second=second, SITEURL=siteurl),
     )
 
 
-def test_the_same_arguments_render_once_and_give_the_same_html(memo):
-    rendered: list[str] = []
-    first, second = posts()
-    page = environment(rendered).from_string(TEMPLATE)
-    html = page.render(first=first, second=second, SITEURL="")
+def test_the_same_arguments_render_once_and_give_the_same_html(listing):
+    html = listing.render()
     assert html == "<b>First</b>|<b>First</b>|<b>Second &lt;2&gt;</b>|<b>First</b>"
-    assert rendered == ["First", "Second <2>"]
+    assert listing.rendered == ["First", "Second <2>"]
     # Another page of the same build: nothing rendered again...
-    assert page.render(first=first, second=second, SITEURL="") == html
-    assert rendered == ["First", "Second <2>"]
+    assert listing.render() == html
+    assert listing.rendered == ["First", "Second <2>"]
     # ...unless SITEURL differs (relative URLs depend on the page's depth)
-    page.render(first=first, second=second, SITEURL="..")
-    assert rendered == ["First", "Second <2>"] * 2
+    listing.render("..")
+    assert listing.rendered == ["First", "Second <2>"] * 2
 
 
-def test_a_new_build_renders_afresh(memo):
-    rendered: list[str] = []
-    first, second = posts()
-    page = environment(rendered).from_string(TEMPLATE)
-    page.render(first=first, second=second, SITEURL="")
+def test_a_new_build_renders_afresh(listing):
+    listing.render()
     incremental.activate(incremental.NullMemo())  # the next build (or live rebuild)
-    page.render(first=first, second=second, SITEURL="")
-    assert rendered == ["First", "Second <2>"] * 2
+    listing.render()
+    assert listing.rendered == ["First", "Second <2>"] * 2
 
 
-def test_each_page_is_told_what_its_cards_read(memo):
-    rendered: list[str] = []
-    first, second = posts()
-    page = environment(rendered).from_string(TEMPLATE)
+def test_each_page_is_told_what_its_cards_read(listing, memo):
     for _ in range(2):  # the second page only reuses the cards: it must read the same
         memo.reading, memo.reading_comments = set(), set()
-        page.render(first=first, second=second, SITEURL="")
+        listing.render()
         assert memo.reading == {"posts/first.md", "posts/second.md"}
-    memo.reading = None  # a page nobody tracks
-    memo.reading_comments = None
-    page.render(first=first, second=second, SITEURL="")
+    memo.reading = memo.reading_comments = None  # a page nobody tracks
+    listing.render()
     assert memo.reading is None
 
 
