@@ -30,7 +30,7 @@ from markdown import blockprocessors
 from markdown.blockparser import BlockParser
 from markdown.extensions import Extension, abbr, def_list, footnotes, tables
 
-from encounter_habit.regex_needs import required_texts
+from encounter_habit.regex_needs import compiled_needs
 
 # Each class, and the attribute holding the pattern its question searches for (or the texts a
 # block it takes must hold, where that question is not a search).
@@ -55,11 +55,7 @@ def needed_by(processor: Any) -> tuple[str, ...] | None:
     known = KNOWN.get(type(processor))
     if known is None or isinstance(known, tuple):
         return known
-    compiled = getattr(processor, known, None)
-    source, flags = getattr(compiled, "pattern", None), getattr(compiled, "flags", None)
-    if not isinstance(source, str) or not isinstance(flags, int):
-        return None
-    return required_texts(source, flags)
+    return compiled_needs(getattr(processor, known, None))
 
 
 class QuickBlockParser(BlockParser):

@@ -26,7 +26,7 @@ from markdown import util
 from markdown.extensions import Extension
 from markdown.treeprocessors import InlineProcessor
 
-from encounter_habit.regex_needs import required_texts
+from encounter_habit.regex_needs import compiled_needs
 
 # The private methods overridden (name-mangled) and called below.
 HANDLE_INLINE = "_InlineProcessor__handleInline"
@@ -35,11 +35,7 @@ APPLY_PATTERN = "_InlineProcessor__applyPattern"
 
 def needed_by(pattern: Any) -> tuple[str, ...] | None:
     """Texts one of which every match of an inline pattern needs; None if not known."""
-    compiled = pattern.getCompiledRegExp()
-    source, flags = getattr(compiled, "pattern", None), getattr(compiled, "flags", None)
-    if not isinstance(source, str) or not isinstance(flags, int):
-        return None
-    return required_texts(source, flags)
+    return compiled_needs(pattern.getCompiledRegExp())
 
 
 class QuickInlineProcessor(InlineProcessor):

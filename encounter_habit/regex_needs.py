@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 try:
     from re import _constants as sre_constants
@@ -36,6 +37,14 @@ def required_texts(pattern: str, flags: int = 0) -> tuple[str, ...] | None:
         return _texts(parsed, parsed.state.flags)
     except (re.error, AttributeError, TypeError, ValueError):  # a parser unlike 3.11's
         return None
+
+
+def compiled_needs(compiled: Any) -> tuple[str, ...] | None:
+    """required_texts of a compiled pattern (its source and flags); None for anything else."""
+    source, flags = getattr(compiled, "pattern", None), getattr(compiled, "flags", None)
+    if not isinstance(source, str) or not isinstance(flags, int):
+        return None
+    return required_texts(source, flags)
 
 
 def _texts(items: Iterable, flags: int) -> tuple[str, ...] | None:

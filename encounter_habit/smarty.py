@@ -29,7 +29,7 @@ from markdown import util
 from markdown.extensions.smarty import SmartyExtension, SubstituteTextPattern
 from markdown.treeprocessors import Treeprocessor
 
-from encounter_habit.regex_needs import required_texts
+from encounter_habit.regex_needs import compiled_needs
 
 
 class SmartyTypography(Treeprocessor):
@@ -41,8 +41,7 @@ class SmartyTypography(Treeprocessor):
             if type(pattern) is not SubstituteTextPattern:  # noqa: E721 (exact class on purpose)
                 raise TypeError(f"smarty: unexpected pattern {pattern!r}")
         self.patterns = [
-            (p.compiled_re, p.replace, required_texts(p.compiled_re.pattern, p.compiled_re.flags))
-            for p in patterns
+            (p.compiled_re, p.replace, compiled_needs(p.compiled_re)) for p in patterns
         ]
 
     def run(self, root: Element) -> None:
